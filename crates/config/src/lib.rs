@@ -1,0 +1,1 @@
+//! Weir configuration: one schema, an embedded commented default file.

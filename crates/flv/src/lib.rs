@@ -1,0 +1,1 @@
+//! FLV tags and AMF0 for Weir (sans-IO).

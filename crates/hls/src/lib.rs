@@ -1,0 +1,1 @@
+//! HLS segmenting and playlists for Weir (sans-IO).

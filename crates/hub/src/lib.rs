@@ -1,0 +1,1 @@
+//! The Weir stream hub: registry, publisher lease, fan-out, GOP cache.

@@ -1,0 +1,1 @@
+//! MPEG-TS muxing for Weir (sans-IO).

@@ -1,0 +1,1 @@
+//! RTMP handshake, chunk stream and commands for Weir (sans-IO).
