@@ -76,7 +76,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { level: "info".into(), format: LogFormat::Text }
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
     }
 }
 
@@ -90,7 +93,9 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { drain_timeout_ms: 5000 }
+        Self {
+            drain_timeout_ms: 5000,
+        }
     }
 }
 
@@ -139,7 +144,11 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { enabled: true, listen: SocketAddr::from(([0, 0, 0, 0], 8080)), cors_allow_origin: "*".into() }
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            cors_allow_origin: "*".into(),
+        }
     }
 }
 
@@ -157,7 +166,11 @@ pub struct HubConfig {
 
 impl Default for HubConfig {
     fn default() -> Self {
-        Self { queue_frames: 512, gop_max_frames: 1500, gop_max_bytes: 32 * 1024 * 1024 }
+        Self {
+            queue_frames: 512,
+            gop_max_frames: 1500,
+            gop_max_bytes: 32 * 1024 * 1024,
+        }
     }
 }
 
@@ -204,34 +217,62 @@ impl Config {
 
     /// Reads and parses a file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let s = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Io { path: path.display().to_string(), source })?;
+        let s = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::from_toml(&s)
     }
 
     /// Checks ranges that the types alone do not.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |key: &str, message: String| Err(ConfigError::Key { key: key.into(), message });
+        let bad = |key: &str, message: String| {
+            Err(ConfigError::Key {
+                key: key.into(),
+                message,
+            })
+        };
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
-            return bad("log.level", format!("{:?} is not one of error, warn, info, debug, trace", self.log.level));
+            return bad(
+                "log.level",
+                format!(
+                    "{:?} is not one of error, warn, info, debug, trace",
+                    self.log.level
+                ),
+            );
         }
         if !(128..=65536).contains(&self.rtmp.chunk_size) {
-            return bad("rtmp.chunk_size", format!("{} is outside 128..=65536", self.rtmp.chunk_size));
+            return bad(
+                "rtmp.chunk_size",
+                format!("{} is outside 128..=65536", self.rtmp.chunk_size),
+            );
         }
         if self.rtmp.max_connections == 0 {
             return bad("rtmp.max_connections", "must be at least 1".into());
         }
         if !(2..=1 << 16).contains(&self.hub.queue_frames) {
-            return bad("hub.queue_frames", format!("{} is outside 2..=65536", self.hub.queue_frames));
+            return bad(
+                "hub.queue_frames",
+                format!("{} is outside 2..=65536", self.hub.queue_frames),
+            );
         }
         if !(500..=30_000).contains(&self.hls.target_duration_ms) {
-            return bad("hls.target_duration_ms", format!("{} is outside 500..=30000", self.hls.target_duration_ms));
+            return bad(
+                "hls.target_duration_ms",
+                format!("{} is outside 500..=30000", self.hls.target_duration_ms),
+            );
         }
         if !(2..=100).contains(&self.hls.window_segments) {
-            return bad("hls.window_segments", format!("{} is outside 2..=100", self.hls.window_segments));
+            return bad(
+                "hls.window_segments",
+                format!("{} is outside 2..=100", self.hls.window_segments),
+            );
         }
         if self.hls.max_stream_bytes < 1024 * 1024 {
-            return bad("hls.max_stream_bytes", "must be at least 1048576 (1 MiB)".into());
+            return bad(
+                "hls.max_stream_bytes",
+                "must be at least 1048576 (1 MiB)".into(),
+            );
         }
         Ok(())
     }
@@ -253,17 +294,30 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let e = Config::from_toml("[rtmp]\nlisten = \"nope\"\n").unwrap_err().to_string();
+        let e = Config::from_toml("[rtmp]\nlisten = \"nope\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("rtmp.listen"), "{e}");
-        let e = Config::from_toml("[hls]\nwindow_segments = \"6\"\n").unwrap_err().to_string();
+        let e = Config::from_toml("[hls]\nwindow_segments = \"6\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("hls.window_segments"), "{e}");
-        let e = Config::from_toml("[rtmp]\nbogus = 1\n").unwrap_err().to_string();
+        let e = Config::from_toml("[rtmp]\nbogus = 1\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bogus"), "{e}");
-        let e = Config::from_toml("[rtmp]\nchunk_size = 1\n").unwrap_err().to_string();
+        let e = Config::from_toml("[rtmp]\nchunk_size = 1\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("rtmp.chunk_size"), "{e}");
-        let e = Config::from_toml("[log]\nlevel = \"loud\"\n").unwrap_err().to_string();
+        let e = Config::from_toml("[log]\nlevel = \"loud\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("log.level"), "{e}");
-        assert!(matches!(Config::from_toml("[rtmp"), Err(ConfigError::Syntax(_))));
+        assert!(matches!(
+            Config::from_toml("[rtmp"),
+            Err(ConfigError::Syntax(_))
+        ));
     }
 
     #[test]
@@ -271,8 +325,14 @@ mod tests {
         let lines: Vec<&str> = DEFAULT_TOML.lines().collect();
         for (i, line) in lines.iter().enumerate() {
             if line.contains(" = ") && !line.starts_with('#') {
-                let prev = lines[..i].iter().rev().find(|l| !l.contains(" = ") || l.starts_with('#'));
-                assert!(prev.is_some_and(|p| p.starts_with('#')), "key without a comment: {line}");
+                let prev = lines[..i]
+                    .iter()
+                    .rev()
+                    .find(|l| !l.contains(" = ") || l.starts_with('#'));
+                assert!(
+                    prev.is_some_and(|p| p.starts_with('#')),
+                    "key without a comment: {line}"
+                );
             }
         }
     }

@@ -27,8 +27,8 @@ use tokio::sync::broadcast;
 pub use weir_media::StreamPath;
 
 pub use reader::{EndReason, LagPolicy, Reader, ReaderEvent};
-pub use stream::{Publisher, StreamStats, StreamSummary};
 use stream::StreamShared;
+pub use stream::{Publisher, StreamStats, StreamSummary};
 
 /// Sizes of the hub's bounded buffers.
 #[derive(Debug, Clone)]
@@ -43,7 +43,11 @@ pub struct HubConfig {
 
 impl Default for HubConfig {
     fn default() -> Self {
-        Self { queue_frames: 512, gop_max_frames: 1500, gop_max_bytes: 32 * 1024 * 1024 }
+        Self {
+            queue_frames: 512,
+            gop_max_frames: 1500,
+            gop_max_bytes: 32 * 1024 * 1024,
+        }
     }
 }
 
@@ -94,7 +98,12 @@ impl Hub {
     pub fn new(cfg: HubConfig) -> Self {
         let (notices, _) = broadcast::channel(1024);
         Self {
-            inner: Arc::new(HubInner { cfg, streams: Mutex::new(HashMap::new()), notices, next_id: AtomicU64::new(1) }),
+            inner: Arc::new(HubInner {
+                cfg,
+                streams: Mutex::new(HashMap::new()),
+                notices,
+                next_id: AtomicU64::new(1),
+            }),
         }
     }
 
@@ -114,7 +123,9 @@ impl Hub {
 
     /// Opens a reader on the live stream at `path`, positioned at the GOP cache.
     pub fn subscribe(&self, path: &StreamPath, policy: LagPolicy) -> Result<Reader, HubError> {
-        let shared = self.lookup(path).ok_or_else(|| HubError::NotFound(path.clone()))?;
+        let shared = self
+            .lookup(path)
+            .ok_or_else(|| HubError::NotFound(path.clone()))?;
         Reader::open(shared, policy).ok_or_else(|| HubError::NotFound(path.clone()))
     }
 
@@ -138,7 +149,12 @@ impl Hub {
     }
 
     fn lookup(&self, path: &StreamPath) -> Option<Arc<StreamShared>> {
-        self.inner.streams.lock().unwrap_or_else(|e| e.into_inner()).get(path).cloned()
+        self.inner
+            .streams
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(path)
+            .cloned()
     }
 
     /// Removes the stream if it is still the one with `id` (called when its publisher drops).
@@ -147,7 +163,10 @@ impl Hub {
         if streams.get(path).is_some_and(|s| s.id == id) {
             streams.remove(path);
             drop(streams);
-            let _ = self.inner.notices.send(HubNotice::Unpublished(path.clone()));
+            let _ = self
+                .inner
+                .notices
+                .send(HubNotice::Unpublished(path.clone()));
         }
     }
 }

@@ -1,6 +1,6 @@
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::broadcast::{self, error::TryRecvError};
@@ -71,7 +71,17 @@ impl Reader {
         let info = st.info.clone();
         drop(st);
         shared.stats.readers.fetch_add(1, Ordering::Relaxed);
-        Some(Self { shared, rx, backlog, info, policy, skipping: false, ended: None, dropped: 0, last_log: None })
+        Some(Self {
+            shared,
+            rx,
+            backlog,
+            info,
+            policy,
+            skipping: false,
+            ended: None,
+            dropped: 0,
+            last_log: None,
+        })
     }
 
     /// The stream's path.
@@ -177,9 +187,15 @@ impl Reader {
 
     fn count_drop(&mut self, n: u64) {
         self.dropped += n;
-        self.shared.stats.frames_dropped.fetch_add(n, Ordering::Relaxed);
+        self.shared
+            .stats
+            .frames_dropped
+            .fetch_add(n, Ordering::Relaxed);
         let now = Instant::now();
-        if self.last_log.is_none_or(|t| now.duration_since(t) >= LAG_LOG_EVERY) {
+        if self
+            .last_log
+            .is_none_or(|t| now.duration_since(t) >= LAG_LOG_EVERY)
+        {
             self.last_log = Some(now);
             tracing::warn!(
                 path = %self.shared.path,

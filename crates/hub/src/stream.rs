@@ -161,7 +161,9 @@ impl Publisher {
     pub fn push(&self, frame: Frame) {
         let stats = &self.shared.stats;
         stats.frames_in.fetch_add(1, Ordering::Relaxed);
-        stats.bytes_in.fetch_add(frame.data.len() as u64, Ordering::Relaxed);
+        stats
+            .bytes_in
+            .fetch_add(frame.data.len() as u64, Ordering::Relaxed);
         let mut st = self.shared.lock();
         let has_video = st.info.video().is_some();
         if has_video {
@@ -171,7 +173,9 @@ impl Publisher {
                 st.gop_caching = true;
             }
             if st.gop_caching && !st.gop.is_empty() || (frame.is_video() && frame.keyframe) {
-                if st.gop.len() >= self.shared.gop_max_frames || st.gop_bytes + frame.data.len() > self.shared.gop_max_bytes {
+                if st.gop.len() >= self.shared.gop_max_frames
+                    || st.gop_bytes + frame.data.len() > self.shared.gop_max_bytes
+                {
                     st.gop.clear();
                     st.gop_bytes = 0;
                     st.gop_caching = false;

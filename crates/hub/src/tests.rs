@@ -7,19 +7,31 @@ use weir_media::{AacConfig, CodecConfig, Frame, H264Config, MediaInfo, MediaKind
 use super::*;
 
 const SPS: &[u8] = &[
-    0x67, 0x64, 0x00, 0x1f, 0xac, 0xd9, 0x40, 0x50, 0x05, 0xbb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00, 0x00, 0x03,
-    0x03, 0xc0, 0xf1, 0x83, 0x19, 0x60,
+    0x67, 0x64, 0x00, 0x1f, 0xac, 0xd9, 0x40, 0x50, 0x05, 0xbb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00,
+    0x10, 0x00, 0x00, 0x03, 0x03, 0xc0, 0xf1, 0x83, 0x19, 0x60,
 ];
 const PPS: &[u8] = &[0x68, 0xeb, 0xe3, 0xcb, 0x22, 0xc0];
 const GOP: i64 = 30;
 
 fn info() -> MediaInfo {
-    let v = H264Config::from_parameter_sets(vec![Bytes::from_static(SPS)], vec![Bytes::from_static(PPS)]).unwrap();
+    let v = H264Config::from_parameter_sets(
+        vec![Bytes::from_static(SPS)],
+        vec![Bytes::from_static(PPS)],
+    )
+    .unwrap();
     let a = AacConfig::from_fields(2, 4, 2).unwrap();
     MediaInfo {
         tracks: vec![
-            Track { id: 0, timescale: 1000, codec: CodecConfig::H264(v) },
-            Track { id: 1, timescale: 1000, codec: CodecConfig::Aac(a) },
+            Track {
+                id: 0,
+                timescale: 1000,
+                codec: CodecConfig::H264(v),
+            },
+            Track {
+                id: 1,
+                timescale: 1000,
+                codec: CodecConfig::Aac(a),
+            },
         ],
     }
 }
@@ -29,7 +41,11 @@ fn frame(i: i64) -> Frame {
     let audio = i % 3 == 2;
     Frame {
         track: if audio { 1 } else { 0 },
-        kind: if audio { MediaKind::Audio } else { MediaKind::Video },
+        kind: if audio {
+            MediaKind::Audio
+        } else {
+            MediaKind::Video
+        },
         pts: i * 33,
         dts: i * 33,
         timescale: 1000,
@@ -70,16 +86,26 @@ fn path(s: &str) -> StreamPath {
 }
 
 fn who() -> PublisherInfo {
-    PublisherInfo { protocol: "test", remote: "127.0.0.1:1".into() }
+    PublisherInfo {
+        protocol: "test",
+        remote: "127.0.0.1:1".into(),
+    }
 }
 
 #[tokio::test(start_paused = true)]
 async fn stalled_reader_neither_blocks_publisher_nor_grows() {
-    let hub = Hub::new(HubConfig { queue_frames: 64, ..HubConfig::default() });
+    let hub = Hub::new(HubConfig {
+        queue_frames: 64,
+        ..HubConfig::default()
+    });
     let p = hub.publish(path("live/a"), who()).unwrap();
     p.set_tracks(info());
-    let mut stalled = hub.subscribe(&path("live/a"), LagPolicy::SkipToKeyframe).unwrap();
-    let mut healthy = hub.subscribe(&path("live/a"), LagPolicy::SkipToKeyframe).unwrap();
+    let mut stalled = hub
+        .subscribe(&path("live/a"), LagPolicy::SkipToKeyframe)
+        .unwrap();
+    let mut healthy = hub
+        .subscribe(&path("live/a"), LagPolicy::SkipToKeyframe)
+        .unwrap();
     let mut healthy_frames = 0;
     let mut max_pending = 0;
     // The publisher pushes 10 000 frames with no await in between: it cannot wait on anyone.
@@ -95,13 +121,22 @@ async fn stalled_reader_neither_blocks_publisher_nor_grows() {
     .await;
     assert!(pushed.is_ok(), "publisher blocked");
     assert_eq!(healthy_frames, 10_000, "the healthy reader lost frames");
-    assert!(max_pending <= 64, "stalled reader held {max_pending} frames, more than the ring");
+    assert!(
+        max_pending <= 64,
+        "stalled reader held {max_pending} frames, more than the ring"
+    );
     // Memory: count the payloads still alive anywhere (ring, GOP cache, readers).
     let live = LIVE.with(Cell::get);
-    assert!(live <= 64 + GOP as usize + 2, "{live} payloads alive after 10 000 pushes");
+    assert!(
+        live <= 64 + GOP as usize + 2,
+        "{live} payloads alive after 10 000 pushes"
+    );
     // When it wakes, it has lost frames and resumes at a keyframe.
     match stalled.recv().await {
-        ReaderEvent::Frame(f) => assert!(f.is_video() && f.keyframe, "resumed on a non-keyframe: {f:?}"),
+        ReaderEvent::Frame(f) => assert!(
+            f.is_video() && f.keyframe,
+            "resumed on a non-keyframe: {f:?}"
+        ),
         other => panic!("expected a frame, got {other:?}"),
     }
     assert!(stalled.dropped() > 9_000);
@@ -117,20 +152,32 @@ async fn late_joiner_starts_at_keyframe() {
     for i in 0..(GOP + 15) {
         p.push(frame(i));
     }
-    let mut r = hub.subscribe(&path("live/b"), LagPolicy::SkipToKeyframe).unwrap();
+    let mut r = hub
+        .subscribe(&path("live/b"), LagPolicy::SkipToKeyframe)
+        .unwrap();
     assert_eq!(r.info().tracks.len(), 2);
-    let ReaderEvent::Frame(first) = r.recv().await else { panic!("expected a frame") };
+    let ReaderEvent::Frame(first) = r.recv().await else {
+        panic!("expected a frame")
+    };
     assert!(first.is_video() && first.keyframe);
-    assert_eq!(first.dts, GOP * 33, "starts at the last keyframe, not the first");
+    assert_eq!(
+        first.dts,
+        GOP * 33,
+        "starts at the last keyframe, not the first"
+    );
     // It then receives the rest of the cached GOP and live frames in order.
     let mut last = first.dts;
     for _ in 0..14 {
-        let ReaderEvent::Frame(f) = r.recv().await else { panic!() };
+        let ReaderEvent::Frame(f) = r.recv().await else {
+            panic!()
+        };
         assert!(f.dts > last);
         last = f.dts;
     }
     p.push(frame(GOP + 15));
-    let ReaderEvent::Frame(f) = r.recv().await else { panic!() };
+    let ReaderEvent::Frame(f) = r.recv().await else {
+        panic!()
+    };
     assert_eq!(f.dts, (GOP + 15) * 33);
 }
 
@@ -139,9 +186,17 @@ async fn ending_the_publisher_ends_every_reader() {
     let hub = Hub::new(HubConfig::default());
     let mut notices = hub.notices();
     let p = hub.publish(path("live/c"), who()).unwrap();
-    assert_eq!(notices.recv().await.unwrap(), HubNotice::Published(path("live/c")));
+    assert_eq!(
+        notices.recv().await.unwrap(),
+        HubNotice::Published(path("live/c"))
+    );
     p.set_tracks(info());
-    let mut readers: Vec<_> = (0..5).map(|_| hub.subscribe(&path("live/c"), LagPolicy::SkipToKeyframe).unwrap()).collect();
+    let mut readers: Vec<_> = (0..5)
+        .map(|_| {
+            hub.subscribe(&path("live/c"), LagPolicy::SkipToKeyframe)
+                .unwrap()
+        })
+        .collect();
     for i in 0..10 {
         p.push(frame(i));
     }
@@ -149,7 +204,10 @@ async fn ending_the_publisher_ends_every_reader() {
     for r in &mut readers {
         let mut frames = 0;
         loop {
-            match tokio::time::timeout(Duration::from_secs(1), r.recv()).await.expect("reader hung") {
+            match tokio::time::timeout(Duration::from_secs(1), r.recv())
+                .await
+                .expect("reader hung")
+            {
                 ReaderEvent::Frame(_) => frames += 1,
                 ReaderEvent::Tracks(_) => {}
                 ReaderEvent::Ended(reason) => {
@@ -161,8 +219,14 @@ async fn ending_the_publisher_ends_every_reader() {
         assert_eq!(frames, 10, "queued frames are delivered before the end");
     }
     assert!(!hub.is_live(&path("live/c")));
-    assert_eq!(notices.recv().await.unwrap(), HubNotice::Unpublished(path("live/c")));
-    assert!(matches!(hub.subscribe(&path("live/c"), LagPolicy::SkipToKeyframe), Err(HubError::NotFound(_))));
+    assert_eq!(
+        notices.recv().await.unwrap(),
+        HubNotice::Unpublished(path("live/c"))
+    );
+    assert!(matches!(
+        hub.subscribe(&path("live/c"), LagPolicy::SkipToKeyframe),
+        Err(HubError::NotFound(_))
+    ));
     // The path is free again.
     assert!(hub.publish(path("live/c"), who()).is_ok());
 }
@@ -171,33 +235,51 @@ async fn ending_the_publisher_ends_every_reader() {
 async fn one_publisher_per_path() {
     let hub = Hub::new(HubConfig::default());
     let _p = hub.publish(path("live/d"), who()).unwrap();
-    assert_eq!(hub.publish(path("live/d"), who()).err(), Some(HubError::AlreadyPublishing(path("live/d"))));
+    assert_eq!(
+        hub.publish(path("live/d"), who()).err(),
+        Some(HubError::AlreadyPublishing(path("live/d")))
+    );
     assert!(hub.publish(path("live/e"), who()).is_ok());
 }
 
 #[tokio::test(start_paused = true)]
 async fn disconnect_policy_ends_a_lagging_reader() {
-    let hub = Hub::new(HubConfig { queue_frames: 8, ..HubConfig::default() });
+    let hub = Hub::new(HubConfig {
+        queue_frames: 8,
+        ..HubConfig::default()
+    });
     let p = hub.publish(path("live/f"), who()).unwrap();
     p.set_tracks(info());
-    let mut r = hub.subscribe(&path("live/f"), LagPolicy::Disconnect).unwrap();
+    let mut r = hub
+        .subscribe(&path("live/f"), LagPolicy::Disconnect)
+        .unwrap();
     for i in 0..100 {
         p.push(frame(i));
     }
-    assert!(matches!(r.recv().await, ReaderEvent::Ended(EndReason::Lagged)));
+    assert!(matches!(
+        r.recv().await,
+        ReaderEvent::Ended(EndReason::Lagged)
+    ));
 }
 
 #[tokio::test(start_paused = true)]
 async fn gop_cache_is_bounded() {
-    let hub = Hub::new(HubConfig { gop_max_frames: 10, ..HubConfig::default() });
+    let hub = Hub::new(HubConfig {
+        gop_max_frames: 10,
+        ..HubConfig::default()
+    });
     let p = hub.publish(path("live/g"), who()).unwrap();
     p.set_tracks(info());
     for i in 0..25 {
         p.push(frame(i)); // one keyframe, then 24 frames: overflows the cache of 10
     }
-    let mut r = hub.subscribe(&path("live/g"), LagPolicy::SkipToKeyframe).unwrap();
+    let mut r = hub
+        .subscribe(&path("live/g"), LagPolicy::SkipToKeyframe)
+        .unwrap();
     assert_eq!(r.pending(), 0, "an overflowing GOP is not cached");
     p.push(frame(GOP));
-    let ReaderEvent::Frame(f) = r.recv().await else { panic!() };
+    let ReaderEvent::Frame(f) = r.recv().await else {
+        panic!()
+    };
     assert!(f.keyframe && f.is_video());
 }

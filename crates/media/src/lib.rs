@@ -15,6 +15,8 @@ mod frame;
 mod path;
 mod track;
 
-pub use frame::{rescale, Frame, MediaKind, TrackId};
-pub use path::{PathError, Query, StreamPath, MAX_PATH_LEN, MAX_PATH_SEGMENTS};
-pub use track::{AacConfig, Av1Config, CodecConfig, H264Config, H265Config, MediaInfo, OpusConfig, Track};
+pub use frame::{Frame, MediaKind, TrackId, rescale};
+pub use path::{MAX_PATH_LEN, MAX_PATH_SEGMENTS, PathError, Query, StreamPath};
+pub use track::{
+    AacConfig, Av1Config, CodecConfig, H264Config, H265Config, MediaInfo, OpusConfig, Track,
+};

@@ -21,7 +21,9 @@ pub enum PathError {
     #[error("stream path {0:?} contains a '.' or '..' segment")]
     DotSegment(String),
     /// A character outside `A-Z a-z 0-9 - _ . ~ @ :`.
-    #[error("stream path {path:?} contains the character {ch:?}; allowed are letters, digits and - _ . ~ @ :")]
+    #[error(
+        "stream path {path:?} contains the character {ch:?}; allowed are letters, digits and - _ . ~ @ :"
+    )]
     BadChar {
         /// The offending path.
         path: String,
@@ -55,11 +57,13 @@ impl StreamPath {
             if seg == "." || seg == ".." {
                 return Err(PathError::DotSegment(s.to_owned()));
             }
-            if let Some(ch) = seg
-                .chars()
-                .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '@' | ':')))
-            {
-                return Err(PathError::BadChar { path: s.to_owned(), ch });
+            if let Some(ch) = seg.chars().find(|c| {
+                !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '@' | ':'))
+            }) {
+                return Err(PathError::BadChar {
+                    path: s.to_owned(),
+                    ch,
+                });
             }
         }
         if n > MAX_PATH_SEGMENTS {
@@ -127,7 +131,10 @@ impl Query {
 
     /// The first value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Merges `other` into `self` (used for app-level and stream-level queries).
@@ -177,19 +184,46 @@ mod tests {
 
     #[test]
     fn valid_paths() {
-        assert_eq!(StreamPath::new("live/mystream").unwrap().as_str(), "live/mystream");
-        assert_eq!(StreamPath::from_app_stream("live", "key").unwrap().as_str(), "live/key");
-        assert_eq!(StreamPath::from_app_stream("", "key").unwrap().as_str(), "key");
+        assert_eq!(
+            StreamPath::new("live/mystream").unwrap().as_str(),
+            "live/mystream"
+        );
+        assert_eq!(
+            StreamPath::from_app_stream("live", "key").unwrap().as_str(),
+            "live/key"
+        );
+        assert_eq!(
+            StreamPath::from_app_stream("", "key").unwrap().as_str(),
+            "key"
+        );
     }
 
     #[test]
     fn hostile_paths_rejected() {
-        assert!(matches!(StreamPath::new("live/../etc"), Err(PathError::DotSegment(_))));
-        assert!(matches!(StreamPath::new("live//x"), Err(PathError::Empty(_))));
-        assert!(matches!(StreamPath::new("live/a b"), Err(PathError::BadChar { .. })));
-        assert!(matches!(StreamPath::new("live/%2e"), Err(PathError::BadChar { .. })));
-        assert!(matches!(StreamPath::new(&"a".repeat(MAX_PATH_LEN + 1)), Err(PathError::TooLong(_))));
-        assert!(matches!(StreamPath::new(&"a/".repeat(MAX_PATH_SEGMENTS).to_string().add("a")), Err(PathError::TooDeep(_))));
+        assert!(matches!(
+            StreamPath::new("live/../etc"),
+            Err(PathError::DotSegment(_))
+        ));
+        assert!(matches!(
+            StreamPath::new("live//x"),
+            Err(PathError::Empty(_))
+        ));
+        assert!(matches!(
+            StreamPath::new("live/a b"),
+            Err(PathError::BadChar { .. })
+        ));
+        assert!(matches!(
+            StreamPath::new("live/%2e"),
+            Err(PathError::BadChar { .. })
+        ));
+        assert!(matches!(
+            StreamPath::new(&"a".repeat(MAX_PATH_LEN + 1)),
+            Err(PathError::TooLong(_))
+        ));
+        assert!(matches!(
+            StreamPath::new(&"a/".repeat(MAX_PATH_SEGMENTS).to_string().add("a")),
+            Err(PathError::TooDeep(_))
+        ));
     }
 
     trait Add {

@@ -94,7 +94,9 @@ impl CodecConfig {
     /// RFC 6381 codec string for playlists and MSE (`avc1.64001f`, `mp4a.40.2`, ...).
     pub fn rfc6381(&self) -> String {
         match self {
-            CodecConfig::H264(c) => format!("avc1.{:02x}{:02x}{:02x}", c.profile, c.compat, c.level),
+            CodecConfig::H264(c) => {
+                format!("avc1.{:02x}{:02x}{:02x}", c.profile, c.compat, c.level)
+            }
             CodecConfig::H265(c) => format!("hvc1.{}.4.L{}.B0", c.profile, c.level),
             CodecConfig::Aac(c) => format!("mp4a.40.{}", c.object_type),
             CodecConfig::Opus(_) => "opus".to_owned(),
@@ -130,7 +132,9 @@ impl H264Config {
     pub fn from_avcc(avcc: Bytes) -> Result<Self, CodecError> {
         let (sps, pps, nal_len) = codec::h264::parse_avcc(&avcc)?;
         if nal_len != 4 {
-            return Err(CodecError::Unsupported(format!("AVC NAL length size {nal_len} (only 4 is supported)")));
+            return Err(CodecError::Unsupported(format!(
+                "AVC NAL length size {nal_len} (only 4 is supported)"
+            )));
         }
         Self::build(avcc, sps, pps)
     }
@@ -142,7 +146,9 @@ impl H264Config {
     }
 
     fn build(avcc: Bytes, sps: Vec<Bytes>, pps: Vec<Bytes>) -> Result<Self, CodecError> {
-        let first = sps.first().ok_or(CodecError::Invalid("AVC configuration without SPS"))?;
+        let first = sps
+            .first()
+            .ok_or(CodecError::Invalid("AVC configuration without SPS"))?;
         let info = codec::h264::parse_sps(first)?;
         Ok(Self {
             avcc,
@@ -188,7 +194,10 @@ impl H265Config {
                 rec.nal_length_size
             )));
         }
-        let first = rec.sps.first().ok_or(CodecError::Invalid("HEVC configuration without SPS"))?;
+        let first = rec
+            .sps
+            .first()
+            .ok_or(CodecError::Invalid("HEVC configuration without SPS"))?;
         let info = codec::h265::parse_sps(first)?;
         Ok(Self {
             hvcc,
@@ -222,18 +231,33 @@ impl AacConfig {
     /// Parses an AudioSpecificConfig.
     pub fn from_asc(asc: Bytes) -> Result<Self, CodecError> {
         let p = codec::aac::parse_asc(&asc)?;
-        Ok(Self { asc, object_type: p.object_type, sampling_index: p.sampling_index, sample_rate: p.sample_rate, channels: p.channels })
+        Ok(Self {
+            asc,
+            object_type: p.object_type,
+            sampling_index: p.sampling_index,
+            sample_rate: p.sample_rate,
+            channels: p.channels,
+        })
     }
 
     /// Builds the configuration from the fields of an ADTS header.
-    pub fn from_fields(object_type: u8, sampling_index: u8, channels: u8) -> Result<Self, CodecError> {
+    pub fn from_fields(
+        object_type: u8,
+        sampling_index: u8,
+        channels: u8,
+    ) -> Result<Self, CodecError> {
         let asc = codec::aac::build_asc(object_type, sampling_index, channels)?;
         Self::from_asc(asc)
     }
 
     /// The 7-byte ADTS header for a raw frame of `payload_len` bytes.
     pub fn adts_header(&self, payload_len: usize) -> [u8; 7] {
-        codec::aac::adts_header(self.object_type, self.sampling_index, self.channels, payload_len)
+        codec::aac::adts_header(
+            self.object_type,
+            self.sampling_index,
+            self.channels,
+            payload_len,
+        )
     }
 }
 

@@ -24,7 +24,9 @@ pub enum ChunkError {
     #[error("invalid chunk size {0} (must be 1..={MAX_CHUNK_SIZE})")]
     BadChunkSize(u32),
     /// A message header declared a length above [`MAX_MESSAGE_LEN`].
-    #[error("chunk stream {csid}: message length {len} exceeds the limit of {MAX_MESSAGE_LEN} bytes")]
+    #[error(
+        "chunk stream {csid}: message length {len} exceeds the limit of {MAX_MESSAGE_LEN} bytes"
+    )]
     MessageTooLong {
         /// Chunk stream id.
         csid: u32,
@@ -98,7 +100,13 @@ impl Default for ChunkDecoder {
 impl ChunkDecoder {
     /// A decoder at the default chunk size.
     pub fn new() -> Self {
-        Self { buf: BytesMut::new(), chunk_size: DEFAULT_CHUNK_SIZE, streams: HashMap::new(), pending: 0, offset: 0 }
+        Self {
+            buf: BytesMut::new(),
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            streams: HashMap::new(),
+            pending: 0,
+            offset: 0,
+        }
     }
 
     /// Appends received bytes.
@@ -144,7 +152,9 @@ impl ChunkDecoder {
     /// did not complete a message.
     fn next_chunk(&mut self) -> Result<Option<Option<RawMessage>>, ChunkError> {
         let b = &self.buf[..];
-        let Some(&b0) = b.first() else { return Ok(None) };
+        let Some(&b0) = b.first() else {
+            return Ok(None);
+        };
         let fmt = b0 >> 6;
         let (csid, mut pos) = match b0 & 0x3f {
             0 => match b.get(1) {
@@ -158,20 +168,32 @@ impl ChunkDecoder {
             n => (n as u32, 1),
         };
         let header_len = [11, 7, 3, 0][fmt as usize];
-        let Some(h) = b.get(pos..pos + header_len) else { return Ok(None) };
+        let Some(h) = b.get(pos..pos + header_len) else {
+            return Ok(None);
+        };
         pos += header_len;
         if !self.streams.contains_key(&csid) && self.streams.len() >= MAX_CHUNK_STREAMS {
             return Err(ChunkError::TooManyChunkStreams { csid });
         }
         let prev = self.streams.get(&csid);
         if fmt != 0 && !prev.is_some_and(|p| p.has_header) {
-            return Err(ChunkError::MissingHeader { csid, fmt, offset: self.offset });
+            return Err(ChunkError::MissingHeader {
+                csid,
+                fmt,
+                offset: self.offset,
+            });
         }
         let u24 = |s: &[u8]| (s[0] as u32) << 16 | (s[1] as u32) << 8 | s[2] as u32;
         let ts_field = if fmt < 3 { u24(&h[0..3]) } else { 0 };
-        let extended = if fmt < 3 { ts_field == 0xFF_FFFF } else { prev.is_some_and(|p| p.extended) };
+        let extended = if fmt < 3 {
+            ts_field == 0xFF_FFFF
+        } else {
+            prev.is_some_and(|p| p.extended)
+        };
         let ext_ts = if extended {
-            let Some(e) = b.get(pos..pos + 4) else { return Ok(None) };
+            let Some(e) = b.get(pos..pos + 4) else {
+                return Ok(None);
+            };
             pos += 4;
             u32::from_be_bytes([e[0], e[1], e[2], e[3]])
         } else {
@@ -190,7 +212,10 @@ impl ChunkDecoder {
             st_stream = u32::from_le_bytes([h[7], h[8], h[9], h[10]]);
         }
         if st_length > MAX_MESSAGE_LEN {
-            return Err(ChunkError::MessageTooLong { csid, len: st_length });
+            return Err(ChunkError::MessageTooLong {
+                csid,
+                len: st_length,
+            });
         }
         let have = prev.and_then(|p| p.partial.as_ref()).map_or(0, |p| p.len());
         // A new header (fmt 0/1/2) in the middle of a message restarts the message.
@@ -283,7 +308,10 @@ impl Default for ChunkEncoder {
 impl ChunkEncoder {
     /// An encoder at the default chunk size.
     pub fn new() -> Self {
-        Self { chunk_size: DEFAULT_CHUNK_SIZE, last: HashMap::new() }
+        Self {
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            last: HashMap::new(),
+        }
     }
 
     /// Current outgoing chunk size.
@@ -297,10 +325,26 @@ impl ChunkEncoder {
     }
 
     /// Appends `payload` as one message, in chunks, to `out`.
-    pub fn write(&mut self, out: &mut Vec<u8>, csid: u32, timestamp: u32, type_id: u8, stream_id: u32, payload: &[u8]) {
-        let prev = self.last.insert(csid, OutState { timestamp, stream_id });
+    pub fn write(
+        &mut self,
+        out: &mut Vec<u8>,
+        csid: u32,
+        timestamp: u32,
+        type_id: u8,
+        stream_id: u32,
+        payload: &[u8],
+    ) {
+        let prev = self.last.insert(
+            csid,
+            OutState {
+                timestamp,
+                stream_id,
+            },
+        );
         let (fmt, ts_field) = match prev {
-            Some(p) if p.stream_id == stream_id && timestamp >= p.timestamp => (1u8, timestamp - p.timestamp),
+            Some(p) if p.stream_id == stream_id && timestamp >= p.timestamp => {
+                (1u8, timestamp - p.timestamp)
+            }
             _ => (0u8, timestamp),
         };
         let extended = ts_field >= 0xFF_FFFF;
@@ -392,16 +436,29 @@ mod tests {
     fn limits_trigger() {
         let mut dec = ChunkDecoder::new();
         assert_eq!(dec.set_chunk_size(0), Err(ChunkError::BadChunkSize(0)));
-        assert_eq!(dec.set_chunk_size(0x8000_0000), Err(ChunkError::BadChunkSize(0x8000_0000)));
+        assert_eq!(
+            dec.set_chunk_size(0x8000_0000),
+            Err(ChunkError::BadChunkSize(0x8000_0000))
+        );
         assert!(dec.set_chunk_size(MAX_CHUNK_SIZE).is_ok());
         // Declared length 9 MiB.
         let mut dec = ChunkDecoder::new();
         dec.push(&[0x04, 0, 0, 0, 0x90, 0, 0, 9, 1, 0, 0, 0]);
-        assert!(matches!(dec.next_message(), Err(ChunkError::MessageTooLong { csid: 4, .. })));
+        assert!(matches!(
+            dec.next_message(),
+            Err(ChunkError::MessageTooLong { csid: 4, .. })
+        ));
         // fmt 1 without a previous header.
         let mut dec = ChunkDecoder::new();
         dec.push(&[0x45, 0, 0, 0, 0, 0, 1, 9, 0]);
-        assert!(matches!(dec.next_message(), Err(ChunkError::MissingHeader { csid: 5, fmt: 1, .. })));
+        assert!(matches!(
+            dec.next_message(),
+            Err(ChunkError::MissingHeader {
+                csid: 5,
+                fmt: 1,
+                ..
+            })
+        ));
         // Too many chunk streams, each holding a partial message.
         let mut dec = ChunkDecoder::new();
         let mut err = None;
@@ -468,7 +525,13 @@ mod tests {
             0u32..4,
             proptest::collection::vec(any::<u8>(), 0..2000),
         )
-            .prop_map(|(csid, ts, type_id, stream_id, payload)| Msg { csid, ts, type_id, stream_id, payload })
+            .prop_map(|(csid, ts, type_id, stream_id, payload)| Msg {
+                csid,
+                ts,
+                type_id,
+                stream_id,
+                payload,
+            })
     }
 
     proptest! {

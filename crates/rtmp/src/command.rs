@@ -104,38 +104,78 @@ impl Command {
         let name = match values.first().and_then(Amf0Value::as_str) {
             Some(n) => n.to_owned(),
             None => {
-                return Err(CommandError { name: String::new(), tx: 0.0, reason: "first value is not a command name".into() });
+                return Err(CommandError {
+                    name: String::new(),
+                    tx: 0.0,
+                    reason: "first value is not a command name".into(),
+                });
             }
         };
         let tx = values.get(1).and_then(Amf0Value::as_f64).unwrap_or(0.0);
-        let err = |reason: &str| CommandError { name: name.clone(), tx, reason: reason.to_owned() };
+        let err = |reason: &str| CommandError {
+            name: name.clone(),
+            tx,
+            reason: reason.to_owned(),
+        };
         let arg_str = |i: usize, what: &str| -> Result<String, CommandError> {
-            values.get(i).and_then(Amf0Value::as_str).map(str::to_owned).ok_or_else(|| err(&format!("missing {what}")))
+            values
+                .get(i)
+                .and_then(Amf0Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| err(&format!("missing {what}")))
         };
         Ok(match name.as_str() {
             "connect" => {
                 let obj = values.get(2).ok_or_else(|| err("missing command object"))?;
-                let app = obj.get("app").and_then(Amf0Value::as_str).ok_or_else(|| err("missing 'app' property"))?;
+                let app = obj
+                    .get("app")
+                    .and_then(Amf0Value::as_str)
+                    .ok_or_else(|| err("missing 'app' property"))?;
                 Command::Connect {
                     tx,
                     app: app.to_owned(),
-                    tc_url: obj.get("tcUrl").and_then(Amf0Value::as_str).map(str::to_owned),
-                    object_encoding: obj.get("objectEncoding").and_then(Amf0Value::as_f64).unwrap_or(0.0),
+                    tc_url: obj
+                        .get("tcUrl")
+                        .and_then(Amf0Value::as_str)
+                        .map(str::to_owned),
+                    object_encoding: obj
+                        .get("objectEncoding")
+                        .and_then(Amf0Value::as_f64)
+                        .unwrap_or(0.0),
                 }
             }
-            "releaseStream" => Command::ReleaseStream { tx, name: arg_str(3, "stream name").unwrap_or_default() },
-            "FCPublish" => Command::FcPublish { tx, name: arg_str(3, "stream name").unwrap_or_default() },
-            "FCUnpublish" => Command::FcUnpublish { tx, name: arg_str(3, "stream name").unwrap_or_default() },
+            "releaseStream" => Command::ReleaseStream {
+                tx,
+                name: arg_str(3, "stream name").unwrap_or_default(),
+            },
+            "FCPublish" => Command::FcPublish {
+                tx,
+                name: arg_str(3, "stream name").unwrap_or_default(),
+            },
+            "FCUnpublish" => Command::FcUnpublish {
+                tx,
+                name: arg_str(3, "stream name").unwrap_or_default(),
+            },
             "createStream" => Command::CreateStream { tx },
             "publish" => Command::Publish {
                 tx,
                 name: arg_str(3, "stream name")?,
-                kind: values.get(4).and_then(Amf0Value::as_str).unwrap_or("live").to_owned(),
+                kind: values
+                    .get(4)
+                    .and_then(Amf0Value::as_str)
+                    .unwrap_or("live")
+                    .to_owned(),
             },
-            "play" => Command::Play { tx, name: arg_str(3, "stream name")? },
+            "play" => Command::Play {
+                tx,
+                name: arg_str(3, "stream name")?,
+            },
             "deleteStream" => Command::DeleteStream {
                 tx,
-                stream_id: values.get(3).and_then(Amf0Value::as_f64).map_or(0, |v| v as u32),
+                stream_id: values
+                    .get(3)
+                    .and_then(Amf0Value::as_f64)
+                    .map_or(0, |v| v as u32),
             },
             "closeStream" => Command::CloseStream { tx },
             "getStreamLength" => Command::GetStreamLength { tx },
@@ -145,7 +185,12 @@ impl Command {
 }
 
 fn obj(pairs: &[(&str, Amf0Value)]) -> Amf0Value {
-    Amf0Value::Object(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect())
+    Amf0Value::Object(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect(),
+    )
 }
 
 fn s(v: &str) -> Amf0Value {
@@ -157,7 +202,11 @@ pub fn connect_result(tx: f64) -> Vec<Amf0Value> {
     vec![
         s("_result"),
         Amf0Value::Number(tx),
-        obj(&[("fmsVer", s("FMS/3,5,7,7009")), ("capabilities", Amf0Value::Number(31.0)), ("mode", Amf0Value::Number(1.0))]),
+        obj(&[
+            ("fmsVer", s("FMS/3,5,7,7009")),
+            ("capabilities", Amf0Value::Number(31.0)),
+            ("mode", Amf0Value::Number(1.0)),
+        ]),
         obj(&[
             ("level", s("status")),
             ("code", s("NetConnection.Connect.Success")),
@@ -178,7 +227,11 @@ pub fn error(tx: f64, code: &str, description: &str) -> Vec<Amf0Value> {
         s("_error"),
         Amf0Value::Number(tx),
         Amf0Value::Null,
-        obj(&[("level", s("error")), ("code", s(code)), ("description", s(description))]),
+        obj(&[
+            ("level", s("error")),
+            ("code", s(code)),
+            ("description", s(description)),
+        ]),
     ]
 }
 
@@ -188,7 +241,11 @@ pub fn on_status(level: &str, code: &str, description: &str) -> Vec<Amf0Value> {
         s("onStatus"),
         Amf0Value::Number(0.0),
         Amf0Value::Null,
-        obj(&[("level", s(level)), ("code", s(code)), ("description", s(description))]),
+        obj(&[
+            ("level", s(level)),
+            ("code", s(code)),
+            ("description", s(description)),
+        ]),
     ]
 }
 
@@ -198,22 +255,49 @@ mod tests {
 
     #[test]
     fn parses_connect_and_publish() {
-        let connect = vec![s("connect"), Amf0Value::Number(1.0), obj(&[("app", s("live?key=1")), ("tcUrl", s("rtmp://h/live"))])];
+        let connect = vec![
+            s("connect"),
+            Amf0Value::Number(1.0),
+            obj(&[("app", s("live?key=1")), ("tcUrl", s("rtmp://h/live"))]),
+        ];
         assert_eq!(
             Command::parse(&connect).unwrap(),
-            Command::Connect { tx: 1.0, app: "live?key=1".into(), tc_url: Some("rtmp://h/live".into()), object_encoding: 0.0 }
+            Command::Connect {
+                tx: 1.0,
+                app: "live?key=1".into(),
+                tc_url: Some("rtmp://h/live".into()),
+                object_encoding: 0.0
+            }
         );
-        let publish = vec![s("publish"), Amf0Value::Number(5.0), Amf0Value::Null, s("mystream"), s("live")];
-        assert_eq!(Command::parse(&publish).unwrap(), Command::Publish { tx: 5.0, name: "mystream".into(), kind: "live".into() });
+        let publish = vec![
+            s("publish"),
+            Amf0Value::Number(5.0),
+            Amf0Value::Null,
+            s("mystream"),
+            s("live"),
+        ];
+        assert_eq!(
+            Command::parse(&publish).unwrap(),
+            Command::Publish {
+                tx: 5.0,
+                name: "mystream".into(),
+                kind: "live".into()
+            }
+        );
     }
 
     #[test]
     fn malformed_commands_are_errors() {
         assert!(Command::parse(&[Amf0Value::Number(1.0)]).is_err());
-        let e = Command::parse(&[s("connect"), Amf0Value::Number(1.0), Amf0Value::Null]).unwrap_err();
+        let e =
+            Command::parse(&[s("connect"), Amf0Value::Number(1.0), Amf0Value::Null]).unwrap_err();
         assert!(e.reason.contains("app"), "{e}");
-        let e = Command::parse(&[s("publish"), Amf0Value::Number(2.0), Amf0Value::Null]).unwrap_err();
+        let e =
+            Command::parse(&[s("publish"), Amf0Value::Number(2.0), Amf0Value::Null]).unwrap_err();
         assert_eq!(e.tx, 2.0);
-        assert!(matches!(Command::parse(&[s("_checkbw"), Amf0Value::Number(3.0)]), Ok(Command::Other { .. })));
+        assert!(matches!(
+            Command::parse(&[s("_checkbw"), Amf0Value::Number(3.0)]),
+            Ok(Command::Other { .. })
+        ));
     }
 }

@@ -21,8 +21,8 @@ const FP_KEY: &[u8] = b"Genuine Adobe Flash Player 001";
 const FMS_KEY_TEXT: &[u8] = b"Genuine Adobe Flash Media Server 001";
 /// The 32 bytes appended to both keys in the full form.
 const KEY_TAIL: [u8; 32] = [
-    0xF0, 0xEE, 0xC2, 0x4A, 0x80, 0x68, 0xBE, 0xE8, 0x2E, 0x00, 0xD0, 0xD1, 0x02, 0x9E, 0x7E, 0x57, 0x6E, 0xEC, 0x5D,
-    0x2D, 0x29, 0x80, 0x6F, 0xAB, 0x93, 0xB8, 0xE6, 0x36, 0xCF, 0xEB, 0x31, 0xAE,
+    0xF0, 0xEE, 0xC2, 0x4A, 0x80, 0x68, 0xBE, 0xE8, 0x2E, 0x00, 0xD0, 0xD1, 0x02, 0x9E, 0x7E, 0x57,
+    0x6E, 0xEC, 0x5D, 0x2D, 0x29, 0x80, 0x6F, 0xAB, 0x93, 0xB8, 0xE6, 0x36, 0xCF, 0xEB, 0x31, 0xAE,
 ];
 
 /// Where a handshake stands.
@@ -53,7 +53,10 @@ impl Default for ServerHandshake {
 impl ServerHandshake {
     /// A fresh handshake waiting for C0+C1.
     pub fn new() -> Self {
-        Self { state: HandshakeState::WaitC0C1, digest: false }
+        Self {
+            state: HandshakeState::WaitC0C1,
+            digest: false,
+        }
     }
 
     /// Current state.
@@ -171,7 +174,9 @@ pub fn client_c1_with_digest(scheme: usize) -> Vec<u8> {
 
 /// Checks the S2 a server sent in reply to a digest C1 (for tests and the RTMP client).
 pub fn verify_s2(c1: &[u8], s2: &[u8]) -> bool {
-    let Some((_, digest)) = find_digest(c1, FP_KEY) else { return false };
+    let Some((_, digest)) = find_digest(c1, FP_KEY) else {
+        return false;
+    };
     if s2.len() != HANDSHAKE_SIZE {
         return false;
     }
@@ -198,7 +203,10 @@ mod tests {
         assert_eq!(hs.handle(&input[..100], &mut out).unwrap(), 0);
         assert_eq!(hs.handle(&input, &mut out).unwrap(), 1 + HANDSHAKE_SIZE);
         assert_eq!(out.len(), 1 + 2 * HANDSHAKE_SIZE);
-        assert_eq!(hs.handle(&[0; HANDSHAKE_SIZE], &mut Vec::new()).unwrap(), HANDSHAKE_SIZE);
+        assert_eq!(
+            hs.handle(&[0; HANDSHAKE_SIZE], &mut Vec::new()).unwrap(),
+            HANDSHAKE_SIZE
+        );
         assert_eq!(hs.state(), HandshakeState::Done);
         (hs, out)
     }
@@ -225,6 +233,9 @@ mod tests {
     #[test]
     fn garbage_is_rejected_at_once() {
         let mut hs = ServerHandshake::new();
-        assert!(matches!(hs.handle(b"GET / HTTP/1.1\r\n", &mut Vec::new()), Err(RtmpError::BadVersion(b'G'))));
+        assert!(matches!(
+            hs.handle(b"GET / HTTP/1.1\r\n", &mut Vec::new()),
+            Err(RtmpError::BadVersion(b'G'))
+        ));
     }
 }

@@ -65,17 +65,31 @@ impl FlvIngest {
         self.convert(timestamp, parsed, AUDIO_TRACK)
     }
 
-    fn convert(&mut self, timestamp: u32, body: TagBody, track: u8) -> Result<IngestEvent, TagError> {
+    fn convert(
+        &mut self,
+        timestamp: u32,
+        body: TagBody,
+        track: u8,
+    ) -> Result<IngestEvent, TagError> {
         match body {
             TagBody::Config(codec) => {
-                let new = Track { id: track, timescale: 1000, codec };
+                let new = Track {
+                    id: track,
+                    timescale: 1000,
+                    codec,
+                };
                 if self.info.track(track) == Some(&new) {
                     return Ok(IngestEvent::Skip);
                 }
                 self.info.upsert(new);
                 Ok(IngestEvent::Tracks(self.info.clone()))
             }
-            TagBody::Media { kind, keyframe, cts_ms, data } => {
+            TagBody::Media {
+                kind,
+                keyframe,
+                cts_ms,
+                data,
+            } => {
                 let dts = self.unwrap_ts(timestamp);
                 if self.info.track(track).is_none() {
                     self.dropped_before_config += 1;

@@ -3,8 +3,8 @@
 use bytes::Bytes;
 use weir_flv::amf0::{self, Amf0Value};
 
-use crate::chunk::RawMessage;
 use crate::RtmpError;
+use crate::chunk::RawMessage;
 
 /// Message type ids.
 pub mod type_id {
@@ -93,12 +93,22 @@ impl Message {
     /// Parses a raw message.
     pub fn parse(raw: &RawMessage) -> Result<Message, RtmpError> {
         let p = &raw.payload[..];
-        let bad = |reason: &str| RtmpError::BadMessage { type_id: raw.type_id, csid: raw.csid, reason: reason.to_owned() };
+        let bad = |reason: &str| RtmpError::BadMessage {
+            type_id: raw.type_id,
+            csid: raw.csid,
+            reason: reason.to_owned(),
+        };
         let u32_at = |i: usize| -> Result<u32, RtmpError> {
-            p.get(i..i + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])).ok_or_else(|| bad("truncated"))
+            p.get(i..i + 4)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                .ok_or_else(|| bad("truncated"))
         };
         let amf = |data: &[u8]| {
-            amf0::decode_all(data).map_err(|source| RtmpError::Amf0 { type_id: raw.type_id, csid: raw.csid, source })
+            amf0::decode_all(data).map_err(|source| RtmpError::Amf0 {
+                type_id: raw.type_id,
+                csid: raw.csid,
+                source,
+            })
         };
         use type_id::*;
         Ok(match raw.type_id {
@@ -107,12 +117,16 @@ impl Message {
             ACK => Message::Ack(u32_at(0)?),
             USER_CONTROL => {
                 let ev = p.get(0..2).ok_or_else(|| bad("truncated user control"))?;
-                Message::UserControl { event: u16::from_be_bytes([ev[0], ev[1]]), data: raw.payload.slice(2..) }
+                Message::UserControl {
+                    event: u16::from_be_bytes([ev[0], ev[1]]),
+                    data: raw.payload.slice(2..),
+                }
             }
             WINDOW_ACK_SIZE => Message::WindowAckSize(u32_at(0)?),
-            SET_PEER_BANDWIDTH => {
-                Message::SetPeerBandwidth { size: u32_at(0)?, limit: *p.get(4).ok_or_else(|| bad("truncated"))? }
-            }
+            SET_PEER_BANDWIDTH => Message::SetPeerBandwidth {
+                size: u32_at(0)?,
+                limit: *p.get(4).ok_or_else(|| bad("truncated"))?,
+            },
             AUDIO => Message::Audio(raw.payload.clone()),
             VIDEO => Message::Video(raw.payload.clone()),
             DATA_AMF0 => Message::Data(amf(p)?),
@@ -124,7 +138,11 @@ impl Message {
                     Some(0) => &p[1..],
                     _ => p,
                 };
-                if raw.type_id == DATA_AMF3 { Message::Data(amf(body)?) } else { Message::Command(amf(body)?) }
+                if raw.type_id == DATA_AMF3 {
+                    Message::Data(amf(body)?)
+                } else {
+                    Message::Command(amf(body)?)
+                }
             }
             t => Message::Unknown(t),
         })
@@ -137,7 +155,10 @@ pub mod control {
 
     /// Set Chunk Size.
     pub fn set_chunk_size(size: u32) -> (u8, Vec<u8>) {
-        (type_id::SET_CHUNK_SIZE, (size & 0x7FFF_FFFF).to_be_bytes().to_vec())
+        (
+            type_id::SET_CHUNK_SIZE,
+            (size & 0x7FFF_FFFF).to_be_bytes().to_vec(),
+        )
     }
     /// Window Acknowledgement Size.
     pub fn window_ack_size(size: u32) -> (u8, Vec<u8>) {

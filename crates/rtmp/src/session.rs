@@ -6,11 +6,11 @@ use bytes::Bytes;
 use weir_flv::amf0::{self, Amf0Value};
 use weir_media::Query;
 
+use crate::RtmpError;
 use crate::chunk::{ChunkDecoder, ChunkEncoder, RawMessage};
 use crate::command::{self, Command};
 use crate::handshake::{HandshakeState, ServerHandshake};
-use crate::message::{control, type_id, user_control, Message};
-use crate::RtmpError;
+use crate::message::{Message, control, type_id, user_control};
 
 /// Chunk stream for protocol control messages.
 const CSID_CONTROL: u32 = 2;
@@ -36,7 +36,10 @@ pub struct SessionConfig {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self { chunk_size: 4096, window_ack_size: 2_500_000 }
+        Self {
+            chunk_size: 4096,
+            window_ack_size: 2_500_000,
+        }
     }
 }
 
@@ -211,8 +214,14 @@ impl ServerSession {
                     self.send_control((type_id::USER_CONTROL, v));
                 }
             }
-            Message::Audio(body) => self.events.push_back(ServerEvent::Audio { timestamp: raw.timestamp, body }),
-            Message::Video(body) => self.events.push_back(ServerEvent::Video { timestamp: raw.timestamp, body }),
+            Message::Audio(body) => self.events.push_back(ServerEvent::Audio {
+                timestamp: raw.timestamp,
+                body,
+            }),
+            Message::Video(body) => self.events.push_back(ServerEvent::Video {
+                timestamp: raw.timestamp,
+                body,
+            }),
             Message::Data(values) => {
                 let values = match values.first().and_then(Amf0Value::as_str) {
                     Some("@setDataFrame") => values[1..].to_vec(),
@@ -231,7 +240,10 @@ impl ServerSession {
         let cmd = match Command::parse(values) {
             Ok(c) => c,
             Err(e) => {
-                self.send_command(raw.stream_id, &command::error(e.tx, "NetConnection.Call.Failed", &e.to_string()));
+                self.send_command(
+                    raw.stream_id,
+                    &command::error(e.tx, "NetConnection.Call.Failed", &e.to_string()),
+                );
                 return Err(RtmpError::Protocol(e.to_string()));
             }
         };
@@ -241,9 +253,13 @@ impl ServerSession {
             return Err(RtmpError::Protocol(format!("{msg}: {cmd:?}")));
         }
         match cmd {
-            Command::Connect { tx, app, tc_url, .. } => {
+            Command::Connect {
+                tx, app, tc_url, ..
+            } => {
                 if self.connected {
-                    return Err(RtmpError::Protocol("second connect on one connection".into()));
+                    return Err(RtmpError::Protocol(
+                        "second connect on one connection".into(),
+                    ));
                 }
                 self.connected = true;
                 let (app, query) = Query::split(&app);
@@ -253,17 +269,28 @@ impl ServerSession {
                 self.send_control(control::set_chunk_size(self.cfg.chunk_size));
                 self.encoder.set_chunk_size(self.cfg.chunk_size as usize);
                 self.send_command(0, &command::connect_result(tx));
-                self.events.push_back(ServerEvent::Connected { app: app.to_owned(), query, tc_url });
+                self.events.push_back(ServerEvent::Connected {
+                    app: app.to_owned(),
+                    query,
+                    tc_url,
+                });
             }
-            Command::ReleaseStream { tx, .. } | Command::FcPublish { tx, .. } | Command::FcUnpublish { tx, .. } => {
+            Command::ReleaseStream { tx, .. }
+            | Command::FcPublish { tx, .. }
+            | Command::FcUnpublish { tx, .. } => {
                 if tx != 0.0 {
                     self.send_command(0, &command::result(tx, Amf0Value::Undefined));
                 }
             }
             Command::CreateStream { tx } => {
                 if self.streams_created >= MAX_STREAMS {
-                    self.send_command(0, &command::error(tx, "NetConnection.Call.Failed", "too many streams"));
-                    return Err(RtmpError::Protocol(format!("more than {MAX_STREAMS} createStream calls")));
+                    self.send_command(
+                        0,
+                        &command::error(tx, "NetConnection.Call.Failed", "too many streams"),
+                    );
+                    return Err(RtmpError::Protocol(format!(
+                        "more than {MAX_STREAMS} createStream calls"
+                    )));
                 }
                 self.streams_created += 1;
                 let id = self.streams_created;
@@ -273,20 +300,41 @@ impl ServerSession {
                 let (name, q) = Query::split(&name);
                 let mut query = self.app_query.clone();
                 query.extend(q);
-                self.events.push_back(ServerEvent::PublishRequest { stream_id: raw.stream_id, name: name.to_owned(), query });
+                self.events.push_back(ServerEvent::PublishRequest {
+                    stream_id: raw.stream_id,
+                    name: name.to_owned(),
+                    query,
+                });
             }
             Command::Play { name, .. } => {
                 let (name, q) = Query::split(&name);
                 let mut query = self.app_query.clone();
                 query.extend(q);
-                self.events.push_back(ServerEvent::PlayRequest { stream_id: raw.stream_id, name: name.to_owned(), query });
+                self.events.push_back(ServerEvent::PlayRequest {
+                    stream_id: raw.stream_id,
+                    name: name.to_owned(),
+                    query,
+                });
             }
-            Command::DeleteStream { stream_id, .. } => self.events.push_back(ServerEvent::StreamClosed { stream_id }),
-            Command::CloseStream { .. } => self.events.push_back(ServerEvent::StreamClosed { stream_id: raw.stream_id }),
-            Command::GetStreamLength { tx } => self.send_command(0, &command::result(tx, Amf0Value::Number(0.0))),
+            Command::DeleteStream { stream_id, .. } => self
+                .events
+                .push_back(ServerEvent::StreamClosed { stream_id }),
+            Command::CloseStream { .. } => self.events.push_back(ServerEvent::StreamClosed {
+                stream_id: raw.stream_id,
+            }),
+            Command::GetStreamLength { tx } => {
+                self.send_command(0, &command::result(tx, Amf0Value::Number(0.0)))
+            }
             Command::Other { name, tx } => {
                 if tx != 0.0 {
-                    self.send_command(0, &command::error(tx, "NetConnection.Call.Failed", &format!("Method not found ({name})")));
+                    self.send_command(
+                        0,
+                        &command::error(
+                            tx,
+                            "NetConnection.Call.Failed",
+                            &format!("Method not found ({name})"),
+                        ),
+                    );
                 }
             }
         }
@@ -295,7 +343,12 @@ impl ServerSession {
 
     /// Tells the client its publish started.
     pub fn accept_publish(&mut self, stream_id: u32, name: &str) {
-        self.send_status(stream_id, "status", "NetStream.Publish.Start", &format!("{name} is now published."));
+        self.send_status(
+            stream_id,
+            "status",
+            "NetStream.Publish.Start",
+            &format!("{name} is now published."),
+        );
     }
 
     /// Refuses a publish or play with an error status (e.g. `NetStream.Publish.BadName`,
@@ -308,15 +361,34 @@ impl ServerSession {
     /// `|RtmpSampleAccess`. Send metadata, decoder configuration and frames next.
     pub fn accept_play(&mut self, stream_id: u32, name: &str) {
         self.send_control(control::user_control(user_control::STREAM_BEGIN, stream_id));
-        self.send_status(stream_id, "status", "NetStream.Play.Reset", &format!("Playing and resetting {name}."));
-        self.send_status(stream_id, "status", "NetStream.Play.Start", &format!("Started playing {name}."));
-        let access = [Amf0Value::String("|RtmpSampleAccess".into()), Amf0Value::Boolean(true), Amf0Value::Boolean(true)];
+        self.send_status(
+            stream_id,
+            "status",
+            "NetStream.Play.Reset",
+            &format!("Playing and resetting {name}."),
+        );
+        self.send_status(
+            stream_id,
+            "status",
+            "NetStream.Play.Start",
+            &format!("Started playing {name}."),
+        );
+        let access = [
+            Amf0Value::String("|RtmpSampleAccess".into()),
+            Amf0Value::Boolean(true),
+            Amf0Value::Boolean(true),
+        ];
         self.send_data(stream_id, &access);
     }
 
     /// Tells a player that the publisher stopped: `Play.UnpublishNotify` and Stream EOF.
     pub fn end_play(&mut self, stream_id: u32, name: &str) {
-        self.send_status(stream_id, "status", "NetStream.Play.UnpublishNotify", &format!("{name} is now unpublished."));
+        self.send_status(
+            stream_id,
+            "status",
+            "NetStream.Play.UnpublishNotify",
+            &format!("{name} is now unpublished."),
+        );
         self.send_control(control::user_control(user_control::STREAM_EOF, stream_id));
     }
 
@@ -328,23 +400,46 @@ impl ServerSession {
     /// Sends an AMF0 data message (such as `onMetaData`) on `stream_id`.
     pub fn send_data(&mut self, stream_id: u32, values: &[Amf0Value]) {
         let payload = amf0::encode_all(values);
-        self.encoder.write(&mut self.out, CSID_STREAM, 0, type_id::DATA_AMF0, stream_id, &payload);
+        self.encoder.write(
+            &mut self.out,
+            CSID_STREAM,
+            0,
+            type_id::DATA_AMF0,
+            stream_id,
+            &payload,
+        );
     }
 
     /// Sends an audio or video message (FLV tag body) with a millisecond timestamp.
     pub fn send_media(&mut self, stream_id: u32, video: bool, timestamp: u32, body: &[u8]) {
-        let (csid, t) = if video { (CSID_VIDEO, type_id::VIDEO) } else { (CSID_AUDIO, type_id::AUDIO) };
-        self.encoder.write(&mut self.out, csid, timestamp, t, stream_id, body);
+        let (csid, t) = if video {
+            (CSID_VIDEO, type_id::VIDEO)
+        } else {
+            (CSID_AUDIO, type_id::AUDIO)
+        };
+        self.encoder
+            .write(&mut self.out, csid, timestamp, t, stream_id, body);
     }
 
     fn send_command(&mut self, stream_id: u32, values: &[Amf0Value]) {
         let payload = amf0::encode_all(values);
-        let csid = if stream_id == 0 { CSID_COMMAND } else { CSID_STREAM };
-        self.encoder.write(&mut self.out, csid, 0, type_id::COMMAND_AMF0, stream_id, &payload);
+        let csid = if stream_id == 0 {
+            CSID_COMMAND
+        } else {
+            CSID_STREAM
+        };
+        self.encoder.write(
+            &mut self.out,
+            csid,
+            0,
+            type_id::COMMAND_AMF0,
+            stream_id,
+            &payload,
+        );
     }
 
     fn send_control(&mut self, (t, payload): (u8, Vec<u8>)) {
-        self.encoder.write(&mut self.out, CSID_CONTROL, 0, t, 0, &payload);
+        self.encoder
+            .write(&mut self.out, CSID_CONTROL, 0, t, 0, &payload);
     }
 }
-

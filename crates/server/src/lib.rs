@@ -1,1 +1,169 @@
-//! stub
+//! Every socket of Weir. One module per protocol, each a thin async shell around a sans-IO core.
+//!
+//! [`Server::bind`] opens the listeners (so that a busy port is reported before anything runs);
+//! [`Server::run`] serves until the cancellation token fires, then drains: listeners stop, every
+//! connection task is told to finish, HLS packagers flush, and `run` returns when all supervised
+//! tasks are done.
+
+mod flv_out;
+mod hls;
+mod http;
+mod rtmp;
+mod web;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use weir_config::Config;
+use weir_hub::{Hub, HubConfig};
+
+pub use hls::HlsStore;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A listener could not bind.
+    #[error("cannot listen for {what} on {addr}: {source}")]
+    Bind {
+        /// Which listener.
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// State shared by every connection.
+pub(crate) struct Ctx {
+    pub cfg: Config,
+    pub hub: Hub,
+    pub hls: Arc<HlsStore>,
+    pub next_conn: AtomicU64,
+    pub rtmp_port: u16,
+    pub cancel: CancellationToken,
+    pub tracker: TaskTracker,
+}
+
+impl Ctx {
+    pub fn conn_id(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    ctx: Arc<Ctx>,
+    rtmp: Option<TcpListener>,
+    http: Option<TcpListener>,
+}
+
+impl Server {
+    /// Binds the configured listeners.
+    pub async fn bind(cfg: Config) -> Result<Server, ServerError> {
+        let rtmp = if cfg.rtmp.enabled {
+            let addr = cfg.rtmp.listen;
+            Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServerError::Bind {
+                        what: "RTMP",
+                        addr,
+                        source,
+                    })?,
+            )
+        } else {
+            None
+        };
+        let http = if cfg.http.enabled {
+            let addr = cfg.http.listen;
+            Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServerError::Bind {
+                        what: "HTTP",
+                        addr,
+                        source,
+                    })?,
+            )
+        } else {
+            None
+        };
+        let hub = Hub::new(HubConfig {
+            queue_frames: cfg.hub.queue_frames,
+            gop_max_frames: cfg.hub.gop_max_frames,
+            gop_max_bytes: cfg.hub.gop_max_bytes,
+        });
+        let rtmp_port = rtmp
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map_or(cfg.rtmp.listen.port(), |a| a.port());
+        let ctx = Arc::new(Ctx {
+            hls: Arc::new(HlsStore::new(&cfg.hls)),
+            cfg,
+            hub,
+            next_conn: AtomicU64::new(1),
+            rtmp_port,
+            cancel: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        });
+        Ok(Server { ctx, rtmp, http })
+    }
+
+    /// The hub, for embedding and tests.
+    pub fn hub(&self) -> &Hub {
+        &self.ctx.hub
+    }
+
+    /// Address of the RTMP listener.
+    pub fn rtmp_addr(&self) -> Option<SocketAddr> {
+        self.rtmp.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Address of the HTTP listener.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains for at most the configured timeout.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let ctx = self.ctx;
+        if !web::HLSJS_BUNDLED {
+            tracing::warn!(
+                "the hls.js player library is not bundled: the landing page can only play HLS natively (Safari). \
+                 Run `./weir.sh setup` (npm install in web/) and rebuild to bundle it"
+            );
+        }
+        if let Some(l) = self.rtmp {
+            tracing::info!(addr = %l.local_addr().map(|a| a.to_string()).unwrap_or_default(), "RTMP listening");
+            ctx.tracker.spawn(rtmp::serve(l, ctx.clone()));
+        }
+        if let Some(l) = self.http {
+            tracing::info!(addr = %l.local_addr().map(|a| a.to_string()).unwrap_or_default(), "HTTP listening");
+            ctx.tracker.spawn(http::serve(l, ctx.clone()));
+        }
+        if ctx.cfg.hls.enabled {
+            ctx.tracker.spawn(hls::run_manager(ctx.clone()));
+        }
+        shutdown.cancelled().await;
+        tracing::info!("shutting down: draining connections");
+        ctx.cancel.cancel();
+        ctx.tracker.close();
+        let grace = std::time::Duration::from_millis(ctx.cfg.server.drain_timeout_ms);
+        if tokio::time::timeout(grace, ctx.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                remaining = ctx.tracker.len(),
+                "drain timeout: closing remaining connections"
+            );
+        } else {
+            tracing::info!("drained");
+        }
+    }
+}

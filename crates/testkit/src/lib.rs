@@ -1,1 +1,524 @@
-//! stub
+//! Real-peer test helpers: start the built `weir` binary on free ports, generate a fixture clip
+//! with ffmpeg once, publish it, and read streams back with ffmpeg/ffprobe.
+//!
+//! Every child process is started here and stopped by its own PID when its handle drops.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Frames per second of the fixture clip.
+pub const FPS: u32 = 30;
+/// Keyframe interval of the fixture clip, in frames (one second).
+pub const GOP: u32 = 30;
+
+/// Panics with an install hint when a tool is missing.
+pub fn require(tool: &str) {
+    let ok = Command::new(tool)
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        ok,
+        "{tool} is not installed; run ./weir.sh setup (it installs ffmpeg) and retry"
+    );
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral port")
+}
+
+/// Limits how many heavy (ffmpeg-running) tests run at once in one test binary.
+pub struct HeavyPermit;
+
+static HEAVY: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+const MAX_HEAVY: usize = 2;
+
+/// Waits for a slot among [`MAX_HEAVY`] concurrent heavy tests.
+pub fn heavy() -> HeavyPermit {
+    let (m, cv) = &HEAVY;
+    let mut n = m.lock().unwrap_or_else(|e| e.into_inner());
+    while *n >= MAX_HEAVY {
+        n = cv.wait(n).unwrap_or_else(|e| e.into_inner());
+    }
+    *n += 1;
+    HeavyPermit
+}
+
+impl Drop for HeavyPermit {
+    fn drop(&mut self) {
+        let (m, cv) = &HEAVY;
+        *m.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        cv.notify_one();
+    }
+}
+
+/// A child process killed (by its PID) when dropped.
+pub struct Proc {
+    /// The child.
+    pub child: Child,
+    name: String,
+}
+
+impl Proc {
+    /// Starts `cmd`, naming it for messages.
+    pub fn spawn(name: &str, cmd: &mut Command) -> Proc {
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc {
+            child,
+            name: name.to_owned(),
+        }
+    }
+
+    /// Sends a signal to the child (by PID).
+    pub fn signal(&self, sig: &str) {
+        let _ = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status();
+    }
+
+    /// Waits up to `timeout` for the child to exit; returns its exit code.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<i32> {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st.code().unwrap_or(-1));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// Whether the child is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = &self.name;
+    }
+}
+
+/// A running Weir server on free loopback ports.
+pub struct Weir {
+    /// The process.
+    pub proc: Proc,
+    /// RTMP port.
+    pub rtmp_port: u16,
+    /// HTTP port.
+    pub http_port: u16,
+    /// File the server logs to.
+    pub log: PathBuf,
+}
+
+impl Weir {
+    /// Starts `bin` (the `weir` binary) with `extra` TOML appended to a loopback config.
+    pub fn start(bin: &str, dir: &Path, extra: &str) -> Weir {
+        std::fs::create_dir_all(dir).expect("create test dir");
+        let rtmp_port = free_port();
+        let http_port = free_port();
+        let cfg = dir.join("weir.toml");
+        let base = format!(
+            "[server]\ndrain_timeout_ms = 2000\n[rtmp]\nlisten = \"127.0.0.1:{rtmp_port}\"\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n"
+        );
+        let toml = merge_toml(&base, extra);
+        std::fs::write(&cfg, toml).expect("write config");
+        let log = dir.join("weir.log");
+        let logf = std::fs::File::create(&log).expect("create log");
+        let proc = Proc::spawn(
+            "weir",
+            Command::new(bin)
+                .arg("--config")
+                .arg(&cfg)
+                .env("RUST_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(logf),
+        );
+        let w = Weir {
+            proc,
+            rtmp_port,
+            http_port,
+            log,
+        };
+        let end = Instant::now() + Duration::from_secs(15);
+        while TcpStream::connect(("127.0.0.1", w.http_port)).is_err()
+            || TcpStream::connect(("127.0.0.1", w.rtmp_port)).is_err()
+        {
+            assert!(
+                Instant::now() < end,
+                "weir did not start listening; log:\n{}",
+                w.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        w
+    }
+
+    /// `rtmp://127.0.0.1:PORT/path`.
+    pub fn rtmp(&self, path: &str) -> String {
+        format!("rtmp://127.0.0.1:{}/{path}", self.rtmp_port)
+    }
+
+    /// `http://127.0.0.1:PORT/path`.
+    pub fn http(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{path}", self.http_port)
+    }
+
+    /// The server's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Whether the server process is still running.
+    pub fn alive(&mut self) -> bool {
+        self.proc.running()
+    }
+
+    /// A plain HTTP/1.1 GET: (status, headers, body). `raw_path` is sent as is.
+    pub fn get(&self, raw_path: &str) -> (u16, String, Vec<u8>) {
+        http_get(self.http_port, raw_path)
+    }
+
+    /// Waits until `path` answers 200 (for example a playlist with segments).
+    pub fn wait_http_ok(&self, raw_path: &str, timeout: Duration) -> Vec<u8> {
+        let end = Instant::now() + timeout;
+        loop {
+            let (status, _, body) = self.get(raw_path);
+            if status == 200 {
+                return body;
+            }
+            assert!(
+                Instant::now() < end,
+                "{raw_path} not 200 within {timeout:?} (last {status}); log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// Merges two simple TOML documents (section headers and `key = value` lines) section by section.
+fn merge_toml(base: &str, extra: &str) -> String {
+    let mut sections: Vec<(String, Vec<String>)> = Vec::new();
+    for doc in [base, extra] {
+        let mut current = String::new();
+        for line in doc.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if line.starts_with('[') {
+                current = line.to_owned();
+                if !sections.iter().any(|(h, _)| *h == current) {
+                    sections.push((current.clone(), Vec::new()));
+                }
+            } else if let Some((_, lines)) = sections.iter_mut().find(|(h, _)| *h == current) {
+                lines.push(line.to_owned());
+            }
+        }
+    }
+    sections
+        .into_iter()
+        .map(|(h, lines)| format!("{h}\n{}\n", lines.join("\n")))
+        .collect()
+}
+
+/// A minimal HTTP/1.1 GET with `Connection: close`; the path is sent exactly as given.
+pub fn http_get(port: u16, raw_path: &str) -> (u16, String, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect HTTP");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    write!(
+        s,
+        "GET {raw_path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send request");
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(buf.len());
+    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+    let mut body = buf.get(split + 4..).unwrap_or_default().to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head, body)
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(p) = b.windows(2).position(|w| w == b"\r\n") {
+        let n = usize::from_str_radix(String::from_utf8_lossy(&b[..p]).trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        let start = p + 2;
+        let Some(chunk) = b.get(start..start + n) else {
+            break;
+        };
+        out.extend_from_slice(chunk);
+        b = b.get(start + n + 2..).unwrap_or_default();
+    }
+    out
+}
+
+/// The fixture clip: 10 s of testsrc2 1280x720 at 30 fps, H.264 (1 s GOP, B-frames) + AAC
+/// 44.1 kHz stereo, in FLV. Made once per machine in the temp dir.
+pub fn clip() -> PathBuf {
+    static CLIP: OnceLock<PathBuf> = OnceLock::new();
+    CLIP.get_or_init(|| {
+        require("ffmpeg");
+        let dir = std::env::temp_dir().join("weir-fixtures");
+        std::fs::create_dir_all(&dir).expect("fixture dir");
+        let path = dir.join("testsrc2-720p30-h264-aac-10s-v1.flv");
+        if path.exists() {
+            return path;
+        }
+        let tmp = dir.join(format!("clip-{}.tmp.flv", std::process::id()));
+        let out = Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=1280x720:rate=30",
+                "-f",
+                "lavfi",
+                "-i",
+            ])
+            .arg("sine=frequency=440:sample_rate=44100")
+            .args([
+                "-t", "10", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g",
+                "30", "-bf", "2",
+            ])
+            .args([
+                "-b:v", "2500k", "-c:a", "aac", "-b:a", "128k", "-ac", "2", "-f", "flv",
+            ])
+            .arg(&tmp)
+            .output()
+            .expect("run ffmpeg");
+        assert!(
+            out.status.success(),
+            "ffmpeg could not make the fixture: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::rename(&tmp, &path).expect("move fixture into place");
+        path
+    })
+    .clone()
+}
+
+/// Publishes the fixture clip in a loop, in real time, to `url` (RTMP).
+pub fn publish(url: &str) -> Proc {
+    let clip = clip();
+    Proc::spawn(
+        "ffmpeg publisher",
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-re", "-stream_loop", "-1", "-i"])
+            .arg(clip)
+            .args(["-c", "copy", "-f", "flv", url])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+}
+
+/// One stream as ffprobe reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbedStream {
+    /// `video` or `audio`.
+    pub kind: String,
+    /// Codec name (`h264`, `aac`).
+    pub codec: String,
+    /// Width for video.
+    pub width: u64,
+    /// Height for video.
+    pub height: u64,
+}
+
+/// Runs ffprobe on `url` and returns its streams.
+pub fn probe(url: &str) -> Vec<ProbedStream> {
+    let out = run_bounded(
+        Command::new("ffprobe").args([
+            "-v",
+            "error",
+            "-rw_timeout",
+            "10000000",
+            "-of",
+            "json",
+            "-show_streams",
+            url,
+        ]),
+        Duration::from_secs(30),
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("ffprobe {url}: bad JSON ({e}); stderr: {}", out.stderr));
+    j["streams"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| ProbedStream {
+                    kind: s["codec_type"].as_str().unwrap_or("").to_owned(),
+                    codec: s["codec_name"].as_str().unwrap_or("").to_owned(),
+                    width: s["width"].as_u64().unwrap_or(0),
+                    height: s["height"].as_u64().unwrap_or(0),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What decoding a stream for a while produced.
+#[derive(Debug, Clone, Default)]
+pub struct Decoded {
+    /// Video frames decoded.
+    pub video_frames: u64,
+    /// Audio frames decoded.
+    pub audio_frames: u64,
+    /// ffmpeg's error output (empty when clean).
+    pub errors: String,
+    /// Wall-clock time the decode took.
+    pub elapsed: Duration,
+    /// PTS (seconds) of the first video frame.
+    pub first_video_pts: Option<f64>,
+}
+
+/// Decodes `seconds` of media from `url` with ffmpeg, counting frames per stream.
+pub fn decode(url: &str, seconds: u32) -> Decoded {
+    decode_args(url, seconds, &[])
+}
+
+/// Like [`decode`], with extra input options.
+pub fn decode_args(url: &str, seconds: u32, input_args: &[&str]) -> Decoded {
+    let start = Instant::now();
+    let out = run_bounded(
+        Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-rw_timeout", "10000000"])
+            .args(input_args)
+            .args(["-i", url, "-t", &seconds.to_string(), "-f", "framecrc", "-"]),
+        Duration::from_secs(seconds as u64 + 30),
+    );
+    let mut d = Decoded {
+        errors: out.stderr,
+        elapsed: start.elapsed(),
+        ..Default::default()
+    };
+    // framecrc lines: "stream, dts, pts, duration, size, crc"; the header gives each stream's
+    // type as "#media_type N: video".
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut kinds = std::collections::HashMap::new();
+    let mut timebases = std::collections::HashMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("#media_type ") {
+            if let Some((n, k)) = rest.split_once(": ") {
+                kinds.insert(n.trim().to_owned(), k.trim().to_owned());
+            }
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("#tb ") {
+            if let Some((n, tb)) = rest.split_once(": ") {
+                let (a, b) = tb.trim().split_once('/').unwrap_or(("1", "1"));
+                timebases.insert(
+                    n.trim().to_owned(),
+                    a.parse::<f64>().unwrap_or(1.0) / b.parse::<f64>().unwrap_or(1.0),
+                );
+            }
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        let cols: Vec<&str> = line.split(',').map(str::trim).collect();
+        let Some(idx) = cols.first() else { continue };
+        match kinds.get(*idx).map(String::as_str) {
+            Some("video") => {
+                d.video_frames += 1;
+                if d.first_video_pts.is_none() {
+                    let pts = cols
+                        .get(2)
+                        .and_then(|p| p.parse::<f64>().ok())
+                        .unwrap_or(0.0);
+                    d.first_video_pts = Some(pts * timebases.get(*idx).copied().unwrap_or(1.0));
+                }
+            }
+            Some("audio") => d.audio_frames += 1,
+            _ => {}
+        }
+    }
+    d
+}
+
+/// Output of a bounded command.
+pub struct Output {
+    /// Standard output.
+    pub stdout: Vec<u8>,
+    /// Standard error, as text.
+    pub stderr: String,
+}
+
+/// Runs `cmd` to completion, killing it (by PID) after `limit`.
+pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
+    let mut p = Proc::spawn(
+        "tool",
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let mut so = p.child.stdout.take().expect("piped stdout");
+    let mut se = p.child.stderr.take().expect("piped stderr");
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = so.read_to_end(&mut v);
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = se.read_to_end(&mut v);
+        v
+    });
+    if p.wait_timeout(limit).is_none() {
+        let _ = p.child.kill();
+        let _ = p.child.wait();
+    }
+    Output {
+        stdout: t_out.join().unwrap_or_default(),
+        stderr: String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned(),
+    }
+}
+
+/// Polls `f` until it returns true or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}

@@ -2,11 +2,13 @@
 
 use bytes::Bytes;
 
-use super::bits::BitReader;
 use super::CodecError;
+use super::bits::BitReader;
 
 /// Sample rates by sampling frequency index.
-pub const SAMPLE_RATES: [u32; 13] = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
+pub const SAMPLE_RATES: [u32; 13] = [
+    96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
+];
 
 /// Fields of an AudioSpecificConfig.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,10 +36,17 @@ pub fn parse_asc(asc: &[u8]) -> Result<Asc, CodecError> {
     let sampling_index = r.bits(4)? as u8;
     let sample_rate = match sampling_index {
         15 => r.bits(24)?,
-        i => *SAMPLE_RATES.get(i as usize).ok_or(CodecError::Invalid("reserved AAC sampling index"))?,
+        i => *SAMPLE_RATES
+            .get(i as usize)
+            .ok_or(CodecError::Invalid("reserved AAC sampling index"))?,
     };
     let channels = r.bits(4)? as u8;
-    Ok(Asc { object_type, sampling_index, sample_rate, channels })
+    Ok(Asc {
+        object_type,
+        sampling_index,
+        sample_rate,
+        channels,
+    })
 }
 
 /// Builds a two-byte AudioSpecificConfig.
@@ -50,7 +59,12 @@ pub fn build_asc(object_type: u8, sampling_index: u8, channels: u8) -> Result<By
 }
 
 /// The 7-byte ADTS header (no CRC) for a raw AAC frame of `payload_len` bytes.
-pub fn adts_header(object_type: u8, sampling_index: u8, channels: u8, payload_len: usize) -> [u8; 7] {
+pub fn adts_header(
+    object_type: u8,
+    sampling_index: u8,
+    channels: u8,
+    payload_len: usize,
+) -> [u8; 7] {
     let len = (payload_len + 7).min(0x1fff) as u32;
     let profile = object_type.saturating_sub(1) & 3;
     [
@@ -88,7 +102,8 @@ pub fn parse_adts(data: &[u8]) -> Result<Adts, CodecError> {
         return Err(CodecError::Invalid("ADTS sync word missing"));
     }
     let header_len = if data[1] & 1 == 1 { 7 } else { 9 };
-    let frame_len = ((data[3] as usize & 3) << 11) | ((data[4] as usize) << 3) | (data[5] as usize >> 5);
+    let frame_len =
+        ((data[3] as usize & 3) << 11) | ((data[4] as usize) << 3) | (data[5] as usize >> 5);
     if frame_len < header_len {
         return Err(CodecError::Invalid("ADTS frame shorter than its header"));
     }
@@ -108,7 +123,15 @@ mod tests {
     #[test]
     fn asc_lc_44100_stereo() {
         let asc = parse_asc(&[0x12, 0x10]).unwrap();
-        assert_eq!(asc, Asc { object_type: 2, sampling_index: 4, sample_rate: 44100, channels: 2 });
+        assert_eq!(
+            asc,
+            Asc {
+                object_type: 2,
+                sampling_index: 4,
+                sample_rate: 44100,
+                channels: 2
+            }
+        );
         assert_eq!(&build_asc(2, 4, 2).unwrap()[..], &[0x12, 0x10]);
     }
 
@@ -116,7 +139,16 @@ mod tests {
     fn adts_round_trip() {
         let h = adts_header(2, 3, 2, 300);
         let p = parse_adts(&h).unwrap();
-        assert_eq!((p.object_type, p.sampling_index, p.channels, p.header_len, p.frame_len), (2, 3, 2, 7, 307));
+        assert_eq!(
+            (
+                p.object_type,
+                p.sampling_index,
+                p.channels,
+                p.header_len,
+                p.frame_len
+            ),
+            (2, 3, 2, 7, 307)
+        );
     }
 
     #[test]

@@ -16,7 +16,10 @@ impl<'a> BitReader<'a> {
 
     /// Reads one bit.
     pub fn bit(&mut self) -> Result<bool, CodecError> {
-        let byte = self.data.get(self.pos / 8).ok_or(CodecError::Truncated("bitstream"))?;
+        let byte = self
+            .data
+            .get(self.pos / 8)
+            .ok_or(CodecError::Truncated("bitstream"))?;
         let b = (byte >> (7 - (self.pos % 8))) & 1;
         self.pos += 1;
         Ok(b == 1)
@@ -56,7 +59,11 @@ impl<'a> BitReader<'a> {
     /// Reads a signed Exp-Golomb code, `se(v)`.
     pub fn se(&mut self) -> Result<i32, CodecError> {
         let k = self.ue()? as i64;
-        Ok(if k % 2 == 1 { ((k + 1) / 2) as i32 } else { -(k / 2) as i32 })
+        Ok(if k % 2 == 1 {
+            ((k + 1) / 2) as i32
+        } else {
+            -(k / 2) as i32
+        })
     }
 }
 

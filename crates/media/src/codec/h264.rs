@@ -2,8 +2,8 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::bits::{rbsp, BitReader};
 use super::CodecError;
+use super::bits::{BitReader, rbsp};
 
 /// NAL unit type: coded slice of an IDR picture.
 pub const NAL_IDR: u8 = 5;
@@ -48,7 +48,10 @@ pub fn parse_sps(nal: &[u8]) -> Result<SpsInfo, CodecError> {
     let level = r.bits(8)? as u8;
     r.ue()?; // seq_parameter_set_id
     let mut chroma_format_idc = 1;
-    if matches!(profile, 100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135) {
+    if matches!(
+        profile,
+        100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135
+    ) {
         chroma_format_idc = r.ue()?;
         if chroma_format_idc == 3 {
             r.bit()?; // separate_colour_plane_flag
@@ -76,7 +79,9 @@ pub fn parse_sps(nal: &[u8]) -> Result<SpsInfo, CodecError> {
             r.se()?;
             let n = r.ue()?;
             if n > 255 {
-                return Err(CodecError::Invalid("num_ref_frames_in_pic_order_cnt_cycle > 255"));
+                return Err(CodecError::Invalid(
+                    "num_ref_frames_in_pic_order_cnt_cycle > 255",
+                ));
             }
             for _ in 0..n {
                 r.se()?;
@@ -111,9 +116,13 @@ pub fn parse_sps(nal: &[u8]) -> Result<SpsInfo, CodecError> {
     let width = (w_mbs * 16).checked_sub(crop_x * (cl + cr));
     let height = ((2 - frame_mbs_only) * h_map * 16).checked_sub(crop_y * (ct + cb));
     match (width, height) {
-        (Some(w), Some(h)) if w > 0 && h > 0 && w <= 16384 && h <= 16384 => {
-            Ok(SpsInfo { profile, compat, level, width: w as u32, height: h as u32 })
-        }
+        (Some(w), Some(h)) if w > 0 && h > 0 && w <= 16384 && h <= 16384 => Ok(SpsInfo {
+            profile,
+            compat,
+            level,
+            width: w as u32,
+            height: h as u32,
+        }),
         _ => Err(CodecError::Invalid("H.264 SPS picture size out of range")),
     }
 }
@@ -137,7 +146,9 @@ pub fn parse_avcc(rec: &[u8]) -> Result<(Vec<Bytes>, Vec<Bytes>, usize), CodecEr
         return Err(t);
     }
     if rec[0] != 1 {
-        return Err(CodecError::Invalid("AVCDecoderConfigurationRecord version is not 1"));
+        return Err(CodecError::Invalid(
+            "AVCDecoderConfigurationRecord version is not 1",
+        ));
     }
     let nal_len = (rec[4] & 3) as usize + 1;
     let mut pos = 5;
@@ -155,7 +166,9 @@ pub fn parse_avcc(rec: &[u8]) -> Result<(Vec<Bytes>, Vec<Bytes>, usize), CodecEr
     let n_sps = (rec[5] & 0x1f) as usize;
     pos += 1;
     let sps = read_sets(n_sps, &mut pos)?;
-    let n_pps = *rec.get(pos).ok_or(CodecError::Truncated("AVCDecoderConfigurationRecord"))? as usize;
+    let n_pps = *rec
+        .get(pos)
+        .ok_or(CodecError::Truncated("AVCDecoderConfigurationRecord"))? as usize;
     pos += 1;
     let pps = read_sets(n_pps, &mut pos)?;
     Ok((sps, pps, nal_len))
@@ -163,7 +176,9 @@ pub fn parse_avcc(rec: &[u8]) -> Result<(Vec<Bytes>, Vec<Bytes>, usize), CodecEr
 
 /// Builds an AVCDecoderConfigurationRecord with 4-byte NAL lengths.
 pub fn build_avcc(sps: &[Bytes], pps: &[Bytes]) -> Result<Bytes, CodecError> {
-    let first = sps.first().ok_or(CodecError::Invalid("AVC configuration without SPS"))?;
+    let first = sps
+        .first()
+        .ok_or(CodecError::Invalid("AVC configuration without SPS"))?;
     if first.len() < 4 || sps.len() > 31 || pps.len() > 255 {
         return Err(CodecError::Invalid("AVC parameter sets out of range"));
     }
@@ -195,8 +210,8 @@ mod tests {
 
     /// SPS of x264, High profile level 3.1, 1280x720 (`ffmpeg -f lavfi -i testsrc2=s=1280x720`).
     pub const SPS_720P: &[u8] = &[
-        0x67, 0x64, 0x00, 0x1f, 0xac, 0xd9, 0x40, 0x50, 0x05, 0xbb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00, 0x00,
-        0x03, 0x03, 0xc0, 0xf1, 0x83, 0x19, 0x60,
+        0x67, 0x64, 0x00, 0x1f, 0xac, 0xd9, 0x40, 0x50, 0x05, 0xbb, 0x01, 0x10, 0x00, 0x00, 0x03,
+        0x00, 0x10, 0x00, 0x00, 0x03, 0x03, 0xc0, 0xf1, 0x83, 0x19, 0x60,
     ];
 
     #[test]

@@ -2,8 +2,8 @@
 
 use bytes::Bytes;
 
-use super::bits::{rbsp, BitReader};
 use super::CodecError;
+use super::bits::{BitReader, rbsp};
 
 /// NAL unit type: video parameter set.
 pub const NAL_VPS: u8 = 32;
@@ -87,14 +87,24 @@ pub fn parse_sps(nal: &[u8]) -> Result<SpsInfo, CodecError> {
             2 => (2, 1),
             _ => (1, 1),
         };
-        let (l, rr, t, b) = (r.ue()? as u64, r.ue()? as u64, r.ue()? as u64, r.ue()? as u64);
+        let (l, rr, t, b) = (
+            r.ue()? as u64,
+            r.ue()? as u64,
+            r.ue()? as u64,
+            r.ue()? as u64,
+        );
         width = width.saturating_sub(sub_w * (l + rr));
         height = height.saturating_sub(sub_h * (t + b));
     }
     if width == 0 || height == 0 || width > 16384 || height > 16384 {
         return Err(CodecError::Invalid("H.265 SPS picture size out of range"));
     }
-    Ok(SpsInfo { profile, level, width: width as u32, height: height as u32 })
+    Ok(SpsInfo {
+        profile,
+        level,
+        width: width as u32,
+        height: height as u32,
+    })
 }
 
 /// The parameter sets and NAL length size of an HEVCDecoderConfigurationRecord.
@@ -116,7 +126,10 @@ pub fn parse_hvcc(rec: &[u8]) -> Result<HvccRecord, CodecError> {
     if rec.len() < 23 {
         return Err(t());
     }
-    let mut out = HvccRecord { nal_length_size: (rec[21] & 3) as usize + 1, ..Default::default() };
+    let mut out = HvccRecord {
+        nal_length_size: (rec[21] & 3) as usize + 1,
+        ..Default::default()
+    };
     let arrays = rec[22] as usize;
     let mut pos = 23;
     for _ in 0..arrays {

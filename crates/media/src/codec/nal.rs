@@ -5,7 +5,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::CodecError;
 
 /// Iterates the NAL units of a length-prefixed access unit with `len_size`-byte lengths.
-pub fn iter_length_prefixed(data: &[u8], len_size: usize) -> impl Iterator<Item = Result<&[u8], CodecError>> {
+pub fn iter_length_prefixed(
+    data: &[u8],
+    len_size: usize,
+) -> impl Iterator<Item = Result<&[u8], CodecError>> {
     let mut rest = data;
     std::iter::from_fn(move || {
         if rest.is_empty() {
@@ -85,9 +88,14 @@ mod tests {
 
     #[test]
     fn annexb_round_trip() {
-        let annexb = [0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 4, 5, 0];
+        let annexb = [
+            0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 4, 5, 0,
+        ];
         let nals = split_annexb(&annexb);
-        assert_eq!(nals, vec![&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 4, 5][..]]);
+        assert_eq!(
+            nals,
+            vec![&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 4, 5][..]]
+        );
         let lp = annexb_to_length_prefixed(&annexb);
         let back: Vec<&[u8]> = iter_length_prefixed(&lp, 4).map(|r| r.unwrap()).collect();
         assert_eq!(back, nals);
