@@ -41,7 +41,8 @@ pub fn free_port() -> u16 {
 pub struct HeavyPermit;
 
 static HEAVY: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
-const MAX_HEAVY: usize = 2;
+/// Heavy tests allowed at once.
+pub const MAX_HEAVY: usize = 2;
 
 /// Waits for a slot among [`MAX_HEAVY`] concurrent heavy tests.
 pub fn heavy() -> HeavyPermit {

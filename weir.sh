@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Weir's one entry point for newcomers and CI, on Debian 12 with a Rust toolchain.
+#
+#   ./weir.sh run [ARGS]   install what is missing, build (release) and run the server;
+#                          with no ARGS it runs on embedded defaults (RTMP 1935, HTTP 8080)
+#   ./weir.sh test         install what the tests need and run the whole test suite
+#   ./weir.sh setup        only install system packages (ffmpeg, npm) and the player library
+#   ./weir.sh fuzz-smoke   build every cargo-fuzz target and run each briefly
+set -euo pipefail
+cd "$(dirname "$0")"
+
+log() { printf '\033[1mweir.sh:\033[0m %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        log "need root (or sudo) to run: $*"; return 1; fi
+}
+
+apt_install() {
+    local missing=()
+    for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if ! command -v apt-get >/dev/null; then
+        log "please install: ${missing[*]} (no apt-get here)"; return 1
+    fi
+    log "installing Debian packages: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The player library (hls.js) from the npm registry, embedded into the binary at build time.
+web_setup() {
+    if [ -f web/node_modules/hls.js/dist/hls.min.js ]; then return 0; fi
+    if ! command -v npm >/dev/null; then
+        apt_install nodejs npm || { log "npm unavailable: the landing page will play HLS only natively"; return 0; }
+    fi
+    log "installing the web player library (npm ci in web/)"
+    (cd web && npm ci --no-audit --no-fund --loglevel=error) || log "npm install failed: the landing page will play HLS only natively"
+}
+
+setup_test() {
+    # ffmpeg/ffprobe are the real peers of the end-to-end tests.
+    command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || apt_install ffmpeg
+    web_setup
+}
+
+cmd=${1:-run}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+    run)
+        web_setup
+        exec cargo run --release -p weir -- "$@"
+        ;;
+    test)
+        setup_test
+        exec cargo test --workspace "$@"
+        ;;
+    setup)
+        setup_test
+        ;;
+    fuzz-smoke)
+        secs=${FUZZ_SECONDS:-15}
+        command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+        for target in $(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz list); do
+            log "fuzzing $target for ${secs}s"
+            mkdir -p "fuzz/corpus/$target"
+            seeds=()
+            [ -d "fuzz/seeds/$target" ] && seeds=("fuzz/seeds/$target")
+            (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "corpus/$target" "${seeds[@]/#fuzz\//}" -- \
+                -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tail -n 3)
+        done
+        ;;
+    *)
+        log "unknown command '$cmd' (use run, test, setup or fuzz-smoke)"; exit 2
+        ;;
+esac
