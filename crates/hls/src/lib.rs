@@ -152,6 +152,15 @@ impl HlsSegmenter {
         }
     }
 
+    /// Creates a segmenter whose first segment has media sequence number `first`. Choose a value
+    /// not used before for the same URL (for example the current Unix time in seconds), so that
+    /// HTTP caches never serve an old segment for a new stream at the same path.
+    pub fn with_first_sequence(cfg: HlsConfig, first: u64) -> Self {
+        let mut s = Self::new(cfg);
+        s.next_sequence = first;
+        s
+    }
+
     /// Starts (or restarts after a publisher comes back) with new tracks.
     ///
     /// An open segment of the previous run is closed first (as by [`HlsSegmenter::flush`]).

@@ -443,3 +443,254 @@ impl ServerSession {
             .write(&mut self.out, CSID_CONTROL, 0, t, 0, &payload);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk::ChunkDecoder;
+    use crate::handshake::{HANDSHAKE_SIZE, client_c1_with_digest, verify_s2};
+
+    fn s(v: &str) -> Amf0Value {
+        Amf0Value::String(v.into())
+    }
+
+    /// A scripted client: encodes commands, decodes the server's replies.
+    struct Client {
+        enc: ChunkEncoder,
+        dec: ChunkDecoder,
+    }
+
+    impl Client {
+        fn new() -> Self {
+            Self {
+                enc: ChunkEncoder::new(),
+                dec: ChunkDecoder::new(),
+            }
+        }
+        fn cmd(&mut self, stream_id: u32, values: &[Amf0Value]) -> Vec<u8> {
+            let mut out = Vec::new();
+            self.enc.write(
+                &mut out,
+                3,
+                0,
+                type_id::COMMAND_AMF0,
+                stream_id,
+                &amf0::encode_all(values),
+            );
+            out
+        }
+        /// Decodes server output into (type id, AMF values or raw payload).
+        fn replies(&mut self, bytes: &[u8]) -> Vec<(u8, Vec<Amf0Value>, Bytes)> {
+            self.dec.push(bytes);
+            let mut v = Vec::new();
+            while let Some(m) = self.dec.next_message().unwrap() {
+                if m.type_id == type_id::SET_CHUNK_SIZE {
+                    let n = u32::from_be_bytes([
+                        m.payload[0],
+                        m.payload[1],
+                        m.payload[2],
+                        m.payload[3],
+                    ]);
+                    self.dec.set_chunk_size(n).unwrap();
+                }
+                let vals = if matches!(m.type_id, type_id::COMMAND_AMF0 | type_id::DATA_AMF0) {
+                    amf0::decode_all(&m.payload).unwrap()
+                } else {
+                    Vec::new()
+                };
+                v.push((m.type_id, vals, m.payload));
+            }
+            v
+        }
+    }
+
+    fn code(values: &[Amf0Value]) -> Option<&str> {
+        values
+            .get(3)
+            .and_then(|o| o.get("code"))
+            .and_then(Amf0Value::as_str)
+    }
+
+    fn connected(digest: bool) -> (ServerSession, Client) {
+        let mut sess = ServerSession::new(SessionConfig::default());
+        let c1 = if digest {
+            client_c1_with_digest(1)
+        } else {
+            vec![0u8; HANDSHAKE_SIZE]
+        };
+        let mut c0c1 = vec![3u8];
+        c0c1.extend_from_slice(&c1);
+        // Byte by byte: the handshake must cope with any fragmentation.
+        for b in &c0c1 {
+            sess.handle_input(std::slice::from_ref(b)).unwrap();
+        }
+        let out = sess.take_output();
+        assert_eq!(out.len(), 1 + 2 * HANDSHAKE_SIZE);
+        if digest {
+            assert!(verify_s2(&c1, &out[1 + HANDSHAKE_SIZE..]));
+        }
+        let mut client = Client::new();
+        // C2 and connect in one read, as ffmpeg sends them.
+        let mut input = vec![0u8; HANDSHAKE_SIZE];
+        let app = Amf0Value::Object(vec![
+            ("app".into(), s("live?token=abc")),
+            ("tcUrl".into(), s("rtmp://h/live")),
+        ]);
+        input.extend(client.cmd(0, &[s("connect"), Amf0Value::Number(1.0), app]));
+        sess.handle_input(&input).unwrap();
+        assert!(sess.handshake_done());
+        assert_eq!(sess.digest_handshake(), digest);
+        let replies = client.replies(&sess.take_output());
+        let types: Vec<u8> = replies.iter().map(|r| r.0).collect();
+        assert_eq!(
+            types,
+            vec![
+                type_id::WINDOW_ACK_SIZE,
+                type_id::SET_PEER_BANDWIDTH,
+                type_id::SET_CHUNK_SIZE,
+                type_id::COMMAND_AMF0
+            ]
+        );
+        assert_eq!(replies[3].1[0], s("_result"));
+        assert_eq!(code(&replies[3].1), Some("NetConnection.Connect.Success"));
+        match sess.poll_event() {
+            Some(ServerEvent::Connected { app, query, .. }) => {
+                assert_eq!(app, "live");
+                assert_eq!(query.get("token"), Some("abc"));
+            }
+            other => panic!("{other:?}"),
+        }
+        (sess, client)
+    }
+
+    #[test]
+    fn obs_style_publish_sequence() {
+        for digest in [false, true] {
+            let (mut sess, mut client) = connected(digest);
+            let mut input = client.cmd(
+                0,
+                &[
+                    s("releaseStream"),
+                    Amf0Value::Number(2.0),
+                    Amf0Value::Null,
+                    s("key"),
+                ],
+            );
+            input.extend(client.cmd(
+                0,
+                &[
+                    s("FCPublish"),
+                    Amf0Value::Number(3.0),
+                    Amf0Value::Null,
+                    s("key"),
+                ],
+            ));
+            input.extend(client.cmd(
+                0,
+                &[s("createStream"), Amf0Value::Number(4.0), Amf0Value::Null],
+            ));
+            input.extend(client.cmd(
+                1,
+                &[
+                    s("publish"),
+                    Amf0Value::Number(5.0),
+                    Amf0Value::Null,
+                    s("key?x=1"),
+                    s("live"),
+                ],
+            ));
+            sess.handle_input(&input).unwrap();
+            let replies = client.replies(&sess.take_output());
+            assert_eq!(replies.len(), 3, "three _result replies");
+            assert_eq!(
+                replies[2].1[3],
+                Amf0Value::Number(1.0),
+                "createStream returns stream 1"
+            );
+            match sess.poll_event() {
+                Some(ServerEvent::PublishRequest {
+                    stream_id,
+                    name,
+                    query,
+                }) => {
+                    assert_eq!((stream_id, name.as_str()), (1, "key"));
+                    assert_eq!(query.get("token"), Some("abc"));
+                    assert_eq!(query.get("x"), Some("1"));
+                }
+                other => panic!("{other:?}"),
+            }
+            sess.accept_publish(1, "key");
+            let replies = client.replies(&sess.take_output());
+            assert_eq!(code(&replies[0].1), Some("NetStream.Publish.Start"));
+        }
+    }
+
+    #[test]
+    fn ping_is_answered_and_acks_follow_the_window() {
+        let (mut sess, mut client) = connected(false);
+        let mut input = Vec::new();
+        client.enc.write(
+            &mut input,
+            2,
+            0,
+            type_id::WINDOW_ACK_SIZE,
+            0,
+            &1000u32.to_be_bytes(),
+        );
+        client.enc.write(
+            &mut input,
+            2,
+            0,
+            type_id::USER_CONTROL,
+            0,
+            &[0, 6, 0, 0, 0x12, 0x34],
+        );
+        sess.handle_input(&input).unwrap();
+        let replies = client.replies(&sess.take_output());
+        assert!(
+            replies
+                .iter()
+                .any(|r| r.0 == type_id::USER_CONTROL && r.2[..] == [0, 7, 0, 0, 0x12, 0x34])
+        );
+        assert!(
+            replies.iter().any(|r| r.0 == type_id::ACK),
+            "bytes received exceed the window: an ack is due"
+        );
+    }
+
+    #[test]
+    fn unknown_command_gets_error_and_session_continues() {
+        let (mut sess, mut client) = connected(false);
+        let input = client.cmd(0, &[s("_checkbw"), Amf0Value::Number(7.0), Amf0Value::Null]);
+        sess.handle_input(&input).unwrap();
+        let replies = client.replies(&sess.take_output());
+        assert_eq!(replies[0].1[0], s("_error"));
+        let input = client.cmd(
+            0,
+            &[s("createStream"), Amf0Value::Number(8.0), Amf0Value::Null],
+        );
+        sess.handle_input(&input).unwrap();
+        assert_eq!(client.replies(&sess.take_output())[0].1[0], s("_result"));
+    }
+
+    #[test]
+    fn publish_before_connect_is_refused() {
+        let mut sess = ServerSession::new(SessionConfig::default());
+        let mut input = vec![3u8];
+        input.extend_from_slice(&[0u8; 2 * HANDSHAKE_SIZE]);
+        let mut client = Client::new();
+        input.extend(client.cmd(
+            1,
+            &[
+                s("publish"),
+                Amf0Value::Number(0.0),
+                Amf0Value::Null,
+                s("x"),
+            ],
+        ));
+        assert!(matches!(
+            sess.handle_input(&input),
+            Err(RtmpError::Protocol(_))
+        ));
+    }
+}

@@ -92,7 +92,12 @@ impl HlsStore {
             .entry(path.clone())
             .or_insert_with(|| {
                 Arc::new(Entry {
-                    seg: Mutex::new(HlsSegmenter::new(self.cfg.clone())),
+                    // Sequence numbers start at the Unix time, so a segment URL is never reused
+                    // for different content (caches in front may keep segments for an hour).
+                    seg: Mutex::new(HlsSegmenter::with_first_sequence(
+                        self.cfg.clone(),
+                        (unix_ms() / 1000) as u64,
+                    )),
                     state: Mutex::new(Liveness {
                         live: false,
                         packager_running: false,
