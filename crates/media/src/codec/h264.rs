@@ -128,11 +128,12 @@ pub fn parse_sps(nal: &[u8]) -> Result<SpsInfo, CodecError> {
 }
 
 fn skip_scaling_list(r: &mut BitReader<'_>, size: usize) -> Result<(), CodecError> {
-    let (mut last, mut next) = (8i32, 8i32);
+    let (mut last, mut next) = (8i64, 8i64);
     for _ in 0..size {
         if next != 0 {
-            let delta = r.se()?;
-            next = (last + delta + 256).rem_euclid(256);
+            // delta_scale is -128..=127 in a valid stream; a hostile one may say anything.
+            let delta = r.se()? as i64;
+            next = (last + delta).rem_euclid(256);
         }
         last = if next == 0 { last } else { next };
     }
@@ -228,6 +229,16 @@ mod tests {
         let rec = build_avcc(&sps, &pps).unwrap();
         let (s, p, n) = parse_avcc(&rec).unwrap();
         assert_eq!((s, p, n), (sps, pps, 4));
+    }
+
+    /// Found by the `flv_tag` fuzz target: a scaling-list delta near `i32::MAX` overflowed.
+    #[test]
+    fn hostile_scaling_list_does_not_overflow() {
+        let sps = [
+            0x67, 0x64, 0x00, 0x2d, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01, 0xff, 0xff, 0xff, 0xdd, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x80, 0x03, 0xf8, 0xff, 0xff, 0x2f,
+        ];
+        let _ = parse_sps(&sps);
     }
 
     #[test]
