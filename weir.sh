@@ -66,8 +66,14 @@ case "$cmd" in
             mkdir -p "fuzz/corpus/$target"
             seeds=()
             [ -d "fuzz/seeds/$target" ] && seeds=("fuzz/seeds/$target")
-            (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "corpus/$target" "${seeds[@]/#fuzz\//}" -- \
-                -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tail -n 3)
+            out="fuzz/$target.log"
+            if ! (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "corpus/$target" "${seeds[@]/#fuzz\//}" -- \
+                -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1) >"$out" 2>&1; then
+                tail -n 60 "$out"
+                log "fuzz target $target failed; the crash input is in fuzz/artifacts/$target/"
+                exit 1
+            fi
+            grep -E '^stat::number_of_executed_units' "$out" || true
         done
         ;;
     *)
