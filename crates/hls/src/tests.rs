@@ -504,6 +504,9 @@ fn first_sequence_can_be_chosen() {
     h.start(&av_info());
     assert!(feed(&mut h, 0, 5, 25, WALL) >= 1);
     assert!(h.segment(1_790_000_000).is_some());
-    assert_eq!(playlist_value(&h.playlist(false), "#EXT-X-MEDIA-SEQUENCE"), 1_790_000_000);
+    assert_eq!(
+        playlist_value(&h.playlist(false), "#EXT-X-MEDIA-SEQUENCE"),
+        1_790_000_000
+    );
     assert!(h.playlist(false).contains("seg1790000000.ts"));
 }
