@@ -4,7 +4,7 @@
 #   ./weir.sh run [ARGS]   install what is missing, build (release) and run the server;
 #                          with no ARGS it runs on embedded defaults (RTMP 1935, HTTP 8080)
 #   ./weir.sh test         install what the tests need and run the whole test suite
-#   ./weir.sh setup        only install system packages (ffmpeg, npm) and the player library
+#   ./weir.sh setup        only install system packages (ffmpeg, chromium, npm) and the player library
 #   ./weir.sh fuzz-smoke   build every cargo-fuzz target and run each briefly
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -41,6 +41,8 @@ web_setup() {
 setup_test() {
     # ffmpeg/ffprobe are the real peers of the end-to-end tests.
     command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || apt_install ffmpeg
+    # Headless Chromium plays the landing page's hls.js player.
+    command -v chromium >/dev/null || apt_install chromium
     web_setup
 }
 

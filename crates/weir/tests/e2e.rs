@@ -295,3 +295,81 @@ fn second_publisher_is_rejected_and_first_keeps_flowing() {
     );
     assert_plays(&w.rtmp("live/busy"), 3);
 }
+
+/// The landing page lists the stream and its hls.js player plays it in headless Chromium: the
+/// video element's clock (mirrored into `data-time` by the page) advances.
+#[test]
+fn landing_page_plays_in_chromium() {
+    tk::require("ffmpeg");
+    let chromium = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok()
+        })
+        .expect("chromium is not installed; run ./weir.sh setup");
+    let _p = tk::heavy();
+    let w = weir("landing_chromium");
+    let _pub = tk::publish(&w.rtmp("live/page"));
+    wait_live(&w, "live/page");
+    // Headless Chromium runs on virtual time, which races ahead while the player waits for the
+    // network: give the player four segments to play through.
+    let ready = tk::wait_until(Duration::from_secs(25), || {
+        let (s, _, b) = w.get("/live/page/index.m3u8");
+        s == 200 && String::from_utf8_lossy(&b).matches("#EXTINF").count() >= 4
+    });
+    assert!(ready, "no four HLS segments; log:\n{}", w.log_text());
+    let profile = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("landing_chromium/profile");
+    let _ = std::fs::remove_dir_all(&profile);
+    let out = tk::run_bounded(
+        std::process::Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+            ])
+            .args([
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ])
+            .args([
+                "--autoplay-policy=no-user-gesture-required",
+                "--virtual-time-budget=30000",
+                "--dump-dom",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(w.http("?play=live/page")),
+        Duration::from_secs(90),
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let video = dom
+        .split("<video")
+        .nth(1)
+        .and_then(|v| v.split('>').next())
+        .unwrap_or_else(|| panic!("no video element:\n{dom}"));
+    assert!(
+        video.contains("src=\"blob:"),
+        "hls.js did not attach (MSE): {video}"
+    );
+    let time: f64 = video
+        .split("data-time=\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "the player never reported a time: {video}\nlog:\n{}",
+                w.log_text()
+            )
+        });
+    assert!(
+        time >= 2.0,
+        "the browser player's clock advanced only to {time} s"
+    );
+    assert!(dom.contains("rtmp://127.0.0.1"), "the RTMP URL is shown");
+}
