@@ -78,6 +78,16 @@ pub enum Amf0Value {
 }
 
 impl Amf0Value {
+    /// An anonymous object from `(key, value)` pairs, in order.
+    pub fn object(pairs: &[(&str, Amf0Value)]) -> Amf0Value {
+        Amf0Value::Object(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+        )
+    }
+
     /// The text of a [`Amf0Value::String`] or [`Amf0Value::LongString`].
     pub fn as_str(&self) -> Option<&str> {
         match self {
@@ -447,12 +457,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn obj(pairs: &[(&str, Amf0Value)]) -> Amf0Value {
-        Amf0Value::Object(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), v.clone()))
-                .collect(),
-        )
+        Amf0Value::object(pairs)
     }
 
     /// A connect command as OBS sends it.

@@ -185,12 +185,7 @@ impl Command {
 }
 
 fn obj(pairs: &[(&str, Amf0Value)]) -> Amf0Value {
-    Amf0Value::Object(
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect(),
-    )
+    Amf0Value::object(pairs)
 }
 
 fn s(v: &str) -> Amf0Value {
