@@ -38,7 +38,15 @@ web_setup() {
     (cd web && npm ci --no-audit --no-fund --loglevel=error) || log "npm install failed: the landing page will play HLS only natively"
 }
 
+# Build dependencies: libsrt (the SRT engine, linked through weir-srt's FFI) and pkg-config.
+setup_build() {
+    apt_install libsrt-openssl-dev pkg-config
+}
+
 setup_test() {
+    setup_build
+    # srt-live-transmit and iproute2 (network namespaces, tc netem) for the SRT tests.
+    apt_install srt-tools iproute2
     # ffmpeg/ffprobe are the real peers of the end-to-end tests.
     command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || apt_install ffmpeg
     # Headless Chromium plays the landing page's hls.js player.
@@ -50,6 +58,7 @@ cmd=${1:-run}
 [ $# -gt 0 ] && shift
 case "$cmd" in
     run)
+        setup_build
         web_setup
         exec cargo run --release -p weir -- "$@"
         ;;
