@@ -51,6 +51,8 @@ pub struct Config {
     pub hub: HubConfig,
     /// HLS packaging.
     pub hls: HlsConfig,
+    /// SRT listener, pulled inputs and push outputs.
+    pub srt: SrtConfig,
 }
 
 /// Log output format.
@@ -202,6 +204,95 @@ impl Default for HlsConfig {
     }
 }
 
+/// `[srt]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SrtConfig {
+    /// Whether to listen.
+    pub enabled: bool,
+    /// Listen address (UDP).
+    pub listen: SocketAddr,
+    /// Receiver latency (TSBPD delay), in ms.
+    pub latency_ms: u32,
+    /// Passphrase for AES encryption; empty for none.
+    pub passphrase: String,
+    /// AES key length in bytes (16, 24 or 32).
+    pub pbkeylen: u8,
+    /// Connection limit.
+    pub max_connections: usize,
+    /// A publisher that sends nothing for this long (ms) is disconnected.
+    pub idle_timeout_ms: u64,
+    /// Per-path overrides of latency and passphrase.
+    pub paths: Vec<SrtPathConfig>,
+    /// Remote SRT sources pulled into local paths.
+    pub pull: Vec<SrtPullConfig>,
+    /// Local paths pushed to remote SRT listeners.
+    pub push: Vec<SrtPushConfig>,
+}
+
+impl Default for SrtConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([0, 0, 0, 0], 8890)),
+            latency_ms: 120,
+            passphrase: String::new(),
+            pbkeylen: 16,
+            max_connections: 1024,
+            idle_timeout_ms: 10_000,
+            paths: Vec::new(),
+            pull: Vec::new(),
+            push: Vec::new(),
+        }
+    }
+}
+
+/// `[[srt.paths]]`: settings for the streams a pattern matches.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SrtPathConfig {
+    /// `app/stream` exactly, or a prefix ending in `/*` (`live/*`).
+    pub path: String,
+    /// Latency for these streams, in ms.
+    #[serde(default)]
+    pub latency_ms: Option<u32>,
+    /// Passphrase for these streams; empty string for none (overriding a global one).
+    #[serde(default)]
+    pub passphrase: Option<String>,
+}
+
+impl SrtPathConfig {
+    /// True when the pattern matches `path`.
+    pub fn matches(&self, path: &str) -> bool {
+        match self.path.strip_suffix("/*") {
+            Some(prefix) => path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/')),
+            None => self.path == path,
+        }
+    }
+}
+
+/// `[[srt.pull]]`: a remote SRT source published into a local path.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SrtPullConfig {
+    /// `srt://host:port?streamid=...` (caller mode).
+    pub url: String,
+    /// Local path (`app/stream`).
+    pub path: String,
+}
+
+/// `[[srt.push]]`: a local path sent to a remote SRT listener while it is live.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SrtPushConfig {
+    /// Local path (`app/stream`).
+    pub path: String,
+    /// `srt://host:port?streamid=...` (caller mode).
+    pub url: String,
+}
+
 impl Config {
     /// Parses a TOML document and validates it.
     pub fn from_toml(s: &str) -> Result<Config, ConfigError> {
@@ -268,6 +359,58 @@ impl Config {
                 format!("{} is outside 2..=100", self.hls.window_segments),
             );
         }
+        let passphrase_ok = |p: &str| p.is_empty() || (10..=79).contains(&p.len());
+        if !passphrase_ok(&self.srt.passphrase) {
+            return bad(
+                "srt.passphrase",
+                "must be empty or 10 to 79 characters".into(),
+            );
+        }
+        if ![16, 24, 32].contains(&self.srt.pbkeylen) {
+            return bad(
+                "srt.pbkeylen",
+                format!("{} is not 16, 24 or 32", self.srt.pbkeylen),
+            );
+        }
+        if self.srt.latency_ms > 60_000 {
+            return bad(
+                "srt.latency_ms",
+                format!("{} is above 60000", self.srt.latency_ms),
+            );
+        }
+        if self.srt.max_connections == 0 {
+            return bad("srt.max_connections", "must be at least 1".into());
+        }
+        for (i, p) in self.srt.paths.iter().enumerate() {
+            if p.path.is_empty() || p.path.starts_with('/') {
+                return bad(
+                    &format!("srt.paths[{i}].path"),
+                    format!("{:?} is not app/stream or app/*", p.path),
+                );
+            }
+            if p.passphrase.as_deref().is_some_and(|s| !passphrase_ok(s)) {
+                return bad(
+                    &format!("srt.paths[{i}].passphrase"),
+                    "must be empty or 10 to 79 characters".into(),
+                );
+            }
+        }
+        for (i, p) in self.srt.pull.iter().enumerate() {
+            if !p.url.starts_with("srt://") {
+                return bad(
+                    &format!("srt.pull[{i}].url"),
+                    "must start with srt://".into(),
+                );
+            }
+        }
+        for (i, p) in self.srt.push.iter().enumerate() {
+            if !p.url.starts_with("srt://") {
+                return bad(
+                    &format!("srt.push[{i}].url"),
+                    "must start with srt://".into(),
+                );
+            }
+        }
         if self.hls.max_stream_bytes < 1024 * 1024 {
             return bad(
                 "hls.max_stream_bytes",
@@ -318,6 +461,29 @@ mod tests {
             Config::from_toml("[rtmp"),
             Err(ConfigError::Syntax(_))
         ));
+    }
+
+    #[test]
+    fn srt_sections() {
+        let cfg = Config::from_toml(
+            "[srt]\npassphrase = \"0123456789\"\n\
+             [[srt.paths]]\npath = \"live/*\"\nlatency_ms = 500\n\
+             [[srt.paths]]\npath = \"open/a\"\npassphrase = \"\"\n\
+             [[srt.pull]]\nurl = \"srt://10.0.0.1:9000?streamid=read:cam\"\npath = \"live/cam\"\n",
+        )
+        .unwrap();
+        assert!(cfg.srt.paths[0].matches("live/venue"));
+        assert!(!cfg.srt.paths[0].matches("livex/venue"));
+        assert!(cfg.srt.paths[1].matches("open/a"));
+        assert_eq!(cfg.srt.pull[0].path, "live/cam");
+        let e = Config::from_toml("[srt]\npassphrase = \"short\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("srt.passphrase"), "{e}");
+        let e = Config::from_toml("[[srt.push]]\npath = \"a/b\"\nurl = \"rtmp://x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("srt.push[0].url"), "{e}");
     }
 
     #[test]

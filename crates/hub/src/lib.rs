@@ -16,6 +16,7 @@
 //!
 //! See `docs/adr/0003-hub-ring.md` for the alternatives considered.
 
+mod link;
 mod reader;
 mod stream;
 
@@ -26,6 +27,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 pub use weir_media::StreamPath;
 
+pub use link::LinkStats;
 pub use reader::{EndReason, LagPolicy, Reader, ReaderEvent};
 use stream::StreamShared;
 pub use stream::{Publisher, StreamStats, StreamSummary};

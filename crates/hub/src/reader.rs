@@ -54,6 +54,8 @@ pub struct Reader {
     ended: Option<EndReason>,
     dropped: u64,
     last_log: Option<Instant>,
+    /// Key of this reader's entry in the stream's egress link statistics, once it reports.
+    link_id: Option<u64>,
 }
 
 enum Got {
@@ -81,6 +83,7 @@ impl Reader {
             ended: None,
             dropped: 0,
             last_log: None,
+            link_id: None,
         })
     }
 
@@ -92,6 +95,17 @@ impl Reader {
     /// The tracks as of the last event delivered (or at open).
     pub fn info(&self) -> &Arc<MediaInfo> {
         &self.info
+    }
+
+    /// Records the transport statistics of this reader's connection (shown in the stream's
+    /// [`StreamSummary::egress`](crate::StreamSummary::egress) until the reader is dropped).
+    pub fn set_link_stats(&mut self, stats: crate::LinkStats) {
+        let mut links = self.shared.links();
+        let id = *self.link_id.get_or_insert_with(|| {
+            links.next_reader += 1;
+            links.next_reader
+        });
+        links.egress.insert(id, stats);
     }
 
     /// Frames this reader lost by lagging.
@@ -209,5 +223,8 @@ impl Reader {
 impl Drop for Reader {
     fn drop(&mut self) {
         self.shared.stats.readers.fetch_sub(1, Ordering::Relaxed);
+        if let Some(id) = self.link_id {
+            self.shared.links().egress.remove(&id);
+        }
     }
 }

@@ -5,7 +5,8 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::broadcast;
 use weir_media::{Frame, MediaInfo, StreamPath};
 
-use crate::{Hub, HubConfig, PublisherInfo};
+use crate::{Hub, HubConfig, LinkStats, PublisherInfo};
+use std::collections::BTreeMap;
 
 /// What travels through a stream's ring.
 #[derive(Debug, Clone)]
@@ -48,6 +49,10 @@ pub struct StreamSummary {
     pub bytes_in: u64,
     /// Frames dropped by lagging readers.
     pub frames_dropped: u64,
+    /// Transport statistics of the publisher's connection, when its protocol reports them.
+    pub ingest: Option<LinkStats>,
+    /// Transport statistics of the readers that report them (SRT players), by reader.
+    pub egress: Vec<LinkStats>,
 }
 
 pub(crate) struct State {
@@ -70,6 +75,15 @@ pub(crate) struct StreamShared {
     pub(crate) stats: StreamStats,
     /// Capacity of the ring, in messages.
     pub(crate) capacity: usize,
+    pub(crate) links: Mutex<Links>,
+}
+
+/// Link statistics reported by the publisher and by readers (keyed by reader id).
+#[derive(Default)]
+pub(crate) struct Links {
+    pub(crate) ingest: Option<LinkStats>,
+    pub(crate) egress: BTreeMap<u64, LinkStats>,
+    pub(crate) next_reader: u64,
 }
 
 /// GOP cache length for streams without video: recent audio only.
@@ -95,6 +109,7 @@ impl StreamShared {
             }),
             stats: StreamStats::default(),
             capacity,
+            links: Mutex::new(Links::default()),
         }
     }
 
@@ -102,7 +117,17 @@ impl StreamShared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    pub(crate) fn links(&self) -> MutexGuard<'_, Links> {
+        self.links.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub(crate) fn summary(&self) -> StreamSummary {
+        let links = self.links();
+        let (ingest, egress) = (
+            links.ingest.clone(),
+            links.egress.values().cloned().collect(),
+        );
+        drop(links);
         StreamSummary {
             path: self.path.clone(),
             protocol: self.who.protocol,
@@ -113,6 +138,8 @@ impl StreamShared {
             frames_in: self.stats.frames_in.load(Ordering::Relaxed),
             bytes_in: self.stats.bytes_in.load(Ordering::Relaxed),
             frames_dropped: self.stats.frames_dropped.load(Ordering::Relaxed),
+            ingest,
+            egress,
         }
     }
 }
@@ -195,6 +222,11 @@ impl Publisher {
         if let Some(tx) = &st.tx {
             let _ = tx.send(Msg::Frame(frame));
         }
+    }
+
+    /// Records the transport statistics of the publisher's connection.
+    pub fn set_link_stats(&self, stats: LinkStats) {
+        self.shared.links().ingest = Some(stats);
     }
 
     /// How long the stream has been live.

@@ -283,3 +283,43 @@ async fn gop_cache_is_bounded() {
     };
     assert!(f.keyframe && f.is_video());
 }
+
+#[tokio::test]
+async fn link_stats_follow_their_connections() {
+    let hub = Hub::new(HubConfig::default());
+    let p = hub.publish(path("live/a"), who()).unwrap();
+    let link = |remote: &str, rtt_ms: f64| LinkStats {
+        protocol: "srt",
+        remote: remote.into(),
+        rtt_ms,
+        packets_received: 0,
+        packets_sent: 0,
+        packets_lost: 0,
+        packets_retransmitted: 0,
+        packets_dropped: 0,
+        receive_kbps: 0.0,
+        send_kbps: 0.0,
+        buffer_ms: 0,
+        latency_ms: 120,
+        continuity_errors: 0,
+        updated: std::time::SystemTime::now(),
+    };
+    p.set_link_stats(link("pub", 1.0));
+    let mut r1 = hub
+        .subscribe(&path("live/a"), LagPolicy::SkipToKeyframe)
+        .unwrap();
+    let mut r2 = hub
+        .subscribe(&path("live/a"), LagPolicy::SkipToKeyframe)
+        .unwrap();
+    r1.set_link_stats(link("r1", 2.0));
+    r2.set_link_stats(link("r2", 3.0));
+    r1.set_link_stats(link("r1", 4.0)); // an update replaces, never duplicates
+    let s = &hub.streams()[0];
+    assert_eq!(s.ingest.as_ref().map(|l| l.rtt_ms), Some(1.0));
+    let rtts: Vec<f64> = s.egress.iter().map(|l| l.rtt_ms).collect();
+    assert_eq!(rtts, [4.0, 3.0]);
+    drop(r1);
+    let s = &hub.streams()[0];
+    assert_eq!(s.egress.len(), 1);
+    assert_eq!(s.egress[0].remote, "r2");
+}

@@ -194,16 +194,36 @@ impl H265Config {
                 rec.nal_length_size
             )));
         }
-        let first = rec
-            .sps
+        Self::build(hvcc, rec.vps, rec.sps, rec.pps)
+    }
+
+    /// Builds the configuration (and its HEVCDecoderConfigurationRecord, see
+    /// [`codec::h265::build_hvcc`]) from parameter sets (NAL units without start codes). The
+    /// first SPS must parse.
+    pub fn from_parameter_sets(
+        vps: Vec<Bytes>,
+        sps: Vec<Bytes>,
+        pps: Vec<Bytes>,
+    ) -> Result<Self, CodecError> {
+        let hvcc = codec::h265::build_hvcc(&vps, &sps, &pps)?;
+        Self::build(hvcc, vps, sps, pps)
+    }
+
+    fn build(
+        hvcc: Bytes,
+        vps: Vec<Bytes>,
+        sps: Vec<Bytes>,
+        pps: Vec<Bytes>,
+    ) -> Result<Self, CodecError> {
+        let first = sps
             .first()
             .ok_or(CodecError::Invalid("HEVC configuration without SPS"))?;
         let info = codec::h265::parse_sps(first)?;
         Ok(Self {
             hvcc,
-            vps: rec.vps,
-            sps: rec.sps,
-            pps: rec.pps,
+            vps,
+            sps,
+            pps,
             profile: info.profile,
             level: info.level,
             width: info.width,

@@ -1,4 +1,4 @@
-//! MPEG-2 transport stream muxing for Weir (sans-IO).
+//! MPEG-2 transport stream muxing and demuxing for Weir (sans-IO).
 //!
 //! Implements the transport stream and PES layers of ISO/IEC 13818-1 (MPEG-2 Systems): 188-byte
 //! transport packets with adaptation fields (PCR, random access indicator, stuffing), PES
@@ -14,7 +14,7 @@
 //!   `opus_control_header`, following the ETSI draft "Encapsulation of Opus in MPEG-2 Transport
 //!   Stream" (v0.1.3, published by the Opus project).
 //!
-//! Nothing here performs I/O: [`TsMuxer`] appends packets to a caller-supplied `Vec<u8>`.
+//! Nothing here performs I/O. [`TsMuxer`] appends packets to a caller-supplied `Vec<u8>`:
 //!
 //! ```
 //! use weir_mpegts::{TsMuxer, TS_PACKET_SIZE};
@@ -25,14 +25,42 @@
 //! assert_eq!(out.len(), 2 * TS_PACKET_SIZE);
 //! // for each frame: mux.write_frame(&frame, &mut out)?;
 //! ```
+//!
+//! [`TsDemuxer`] takes bytes split anywhere and gives [`DemuxEvent`]s: the tracks of the first
+//! program (video as track [`VIDEO_TRACK`], audio as [`AUDIO_TRACK`]) and their frames, in
+//! Weir's frame format with 90 kHz timestamps. It tolerates what live transport brings:
+//! garbage and cut packets (resynchronisation), lost and duplicated packets (continuity
+//! counters), streams joined mid-GOP, PMT changes and the 33-bit timestamp wrap, and counts it
+//! all in [`DemuxStats`]:
+//!
+//! ```
+//! use weir_mpegts::{DemuxEvent, TsDemuxer};
+//! # let received: Vec<Vec<u8>> = Vec::new();
+//! let mut demux = TsDemuxer::new();
+//! for datagram in &received {
+//!     demux.push(datagram);
+//!     while let Some(event) = demux.poll_event() {
+//!         match event {
+//!             DemuxEvent::Tracks(_info) => { /* (re)configure the stream */ }
+//!             DemuxEvent::Frame(_frame) => { /* forward it */ }
+//!         }
+//!     }
+//! }
+//! demux.flush(); // at the end: the last video frame, then poll again
+//! assert_eq!(demux.stats().continuity_errors, 0);
+//! ```
 
 mod crc;
+mod demux;
 mod muxer;
 
 #[cfg(test)]
 mod tests;
 
 pub use crc::crc32_mpeg2;
+pub use demux::{
+    AUDIO_TRACK, DemuxEvent, DemuxStats, MAX_PES_SIZE, TRACK_WAIT_90K, TsDemuxer, VIDEO_TRACK,
+};
 pub use muxer::{
     AUDIO_PID, PAT_PID, PCR_OFFSET_90K, PMT_PID, STREAM_TYPE_AAC, STREAM_TYPE_H264,
     STREAM_TYPE_H265, STREAM_TYPE_PRIVATE, TsMuxer, VIDEO_PID,

@@ -9,6 +9,7 @@ mod flv_out;
 mod hls;
 mod http;
 mod rtmp;
+mod srt;
 mod web;
 
 use std::net::SocketAddr;
@@ -36,6 +37,22 @@ pub enum ServerError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The SRT listener could not start.
+    #[error("cannot listen for SRT on {addr}: {source}")]
+    SrtBind {
+        /// The address.
+        addr: SocketAddr,
+        /// libsrt's error.
+        source: weir_srt::SrtError,
+    },
+    /// A setting that the config file check cannot catch alone (a pull or push URL).
+    #[error("config key {key}: {message}")]
+    Config {
+        /// Dotted key path.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// State shared by every connection.
@@ -45,6 +62,7 @@ pub(crate) struct Ctx {
     pub hls: Arc<HlsStore>,
     pub next_conn: AtomicU64,
     pub rtmp_port: u16,
+    pub srt_port: Option<u16>,
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,
 }
@@ -60,6 +78,9 @@ pub struct Server {
     ctx: Arc<Ctx>,
     rtmp: Option<TcpListener>,
     http: Option<TcpListener>,
+    srt: Option<(weir_srt::SrtListener, Arc<srt::ConnCount>)>,
+    srt_pulls: Vec<(srt::Remote, weir_media::StreamPath)>,
+    srt_pushes: Vec<(weir_media::StreamPath, srt::Remote)>,
 }
 
 impl Server {
@@ -98,6 +119,32 @@ impl Server {
             gop_max_frames: cfg.hub.gop_max_frames,
             gop_max_bytes: cfg.hub.gop_max_bytes,
         });
+        let config_err = |key: String, message: String| ServerError::Config { key, message };
+        let path_of = |key: String, p: &str| {
+            weir_media::StreamPath::new(p).map_err(|e| config_err(key, e.to_string()))
+        };
+        let mut srt_pulls = Vec::new();
+        for (i, p) in cfg.srt.pull.iter().enumerate() {
+            let remote = srt::Remote::parse(&p.url)
+                .map_err(|m| config_err(format!("srt.pull[{i}].url"), m))?;
+            srt_pulls.push((remote, path_of(format!("srt.pull[{i}].path"), &p.path)?));
+        }
+        let mut srt_pushes = Vec::new();
+        for (i, p) in cfg.srt.push.iter().enumerate() {
+            let remote = srt::Remote::parse(&p.url)
+                .map_err(|m| config_err(format!("srt.push[{i}].url"), m))?;
+            srt_pushes.push((path_of(format!("srt.push[{i}].path"), &p.path)?, remote));
+        }
+        let srt = if cfg.srt.enabled {
+            Some(
+                srt::bind(&cfg.srt, hub.clone()).map_err(|source| ServerError::SrtBind {
+                    addr: cfg.srt.listen,
+                    source,
+                })?,
+            )
+        } else {
+            None
+        };
         let rtmp_port = rtmp
             .as_ref()
             .and_then(|l| l.local_addr().ok())
@@ -108,10 +155,21 @@ impl Server {
             hub,
             next_conn: AtomicU64::new(1),
             rtmp_port,
+            srt_port: srt
+                .as_ref()
+                .and_then(|(l, _)| l.local_addr())
+                .map(|a| a.port()),
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
         });
-        Ok(Server { ctx, rtmp, http })
+        Ok(Server {
+            ctx,
+            rtmp,
+            http,
+            srt,
+            srt_pulls,
+            srt_pushes,
+        })
     }
 
     /// The hub, for embedding and tests.
@@ -122,6 +180,11 @@ impl Server {
     /// Address of the RTMP listener.
     pub fn rtmp_addr(&self) -> Option<SocketAddr> {
         self.rtmp.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Address of the SRT listener (UDP).
+    pub fn srt_addr(&self) -> Option<SocketAddr> {
+        self.srt.as_ref().and_then(|(l, _)| l.local_addr())
     }
 
     /// Address of the HTTP listener.
@@ -145,6 +208,20 @@ impl Server {
         if let Some(l) = self.http {
             tracing::info!(addr = %l.local_addr().map(|a| a.to_string()).unwrap_or_default(), "HTTP listening");
             ctx.tracker.spawn(http::serve(l, ctx.clone()));
+        }
+        if let Some((l, count)) = self.srt {
+            tracing::info!(
+                addr = %l.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+                libsrt = %weir_srt::version(),
+                "SRT listening"
+            );
+            ctx.tracker.spawn(srt::serve(l, count, ctx.clone()));
+        }
+        for (remote, path) in self.srt_pulls {
+            ctx.tracker.spawn(srt::pull(ctx.clone(), remote, path));
+        }
+        for (path, remote) in self.srt_pushes {
+            ctx.tracker.spawn(srt::push(ctx.clone(), path, remote));
         }
         if ctx.cfg.hls.enabled {
             ctx.tracker.spawn(hls::run_manager(ctx.clone()));

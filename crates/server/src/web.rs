@@ -35,6 +35,8 @@ pub(crate) async fn hlsjs() -> Response {
 #[derive(Serialize)]
 struct StreamsJson {
     rtmp_port: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    srt_port: Option<u16>,
     hls_enabled: bool,
     player_bundled: bool,
     streams: Vec<StreamJson>,
@@ -50,6 +52,54 @@ struct StreamJson {
     bytes_in: u64,
     frames_dropped: u64,
     tracks: Vec<TrackJson>,
+    /// Transport statistics of the publisher's link (SRT), if measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ingest: Option<LinkJson>,
+    /// Transport statistics of readers that measure them (SRT players).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    egress: Vec<LinkJson>,
+}
+
+#[derive(Serialize)]
+struct LinkJson {
+    protocol: &'static str,
+    remote: String,
+    rtt_ms: f64,
+    packets_received: u64,
+    packets_sent: u64,
+    packets_lost: u64,
+    packets_retransmitted: u64,
+    packets_dropped: u64,
+    receive_kbps: f64,
+    send_kbps: f64,
+    buffer_ms: u32,
+    latency_ms: u32,
+    continuity_errors: u64,
+    updated_unix_ms: u64,
+}
+
+impl From<weir_hub::LinkStats> for LinkJson {
+    fn from(l: weir_hub::LinkStats) -> Self {
+        Self {
+            protocol: l.protocol,
+            remote: l.remote,
+            rtt_ms: l.rtt_ms,
+            packets_received: l.packets_received,
+            packets_sent: l.packets_sent,
+            packets_lost: l.packets_lost,
+            packets_retransmitted: l.packets_retransmitted,
+            packets_dropped: l.packets_dropped,
+            receive_kbps: l.receive_kbps,
+            send_kbps: l.send_kbps,
+            buffer_ms: l.buffer_ms,
+            latency_ms: l.latency_ms,
+            continuity_errors: l.continuity_errors,
+            updated_unix_ms: l
+                .updated
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -81,6 +131,8 @@ pub(crate) async fn streams_json(State(ctx): State<Arc<Ctx>>) -> Response {
             readers: s.readers,
             bytes_in: s.bytes_in,
             frames_dropped: s.frames_dropped,
+            ingest: s.ingest.map(Into::into),
+            egress: s.egress.into_iter().map(Into::into).collect(),
             tracks: s
                 .info
                 .tracks
@@ -112,6 +164,7 @@ pub(crate) async fn streams_json(State(ctx): State<Arc<Ctx>>) -> Response {
         .collect();
     let body = StreamsJson {
         rtmp_port: ctx.rtmp_port,
+        srt_port: ctx.srt_port,
         hls_enabled: ctx.cfg.hls.enabled,
         player_bundled: HLSJS_BUNDLED,
         streams,

@@ -180,7 +180,14 @@ unsafe extern "C" fn log_handler(
         }
     };
     let (area, message) = (text(area), text(message));
-    if level <= sys::LOG_ERR {
+    // libsrt reports an empty non-blocking accept as an error; it is not one here.
+    if message.contains("no pending connection available") {
+        return;
+    }
+    if message.contains("reject") {
+        // For example a wrong or missing passphrase, which libsrt refuses on its own.
+        tracing::warn!(target: "libsrt", area, "SRT handshake rejected by libsrt: {message}");
+    } else if level <= sys::LOG_ERR {
         tracing::info!(target: "libsrt", area, "{message}");
     } else {
         tracing::debug!(target: "libsrt", area, "{message}");

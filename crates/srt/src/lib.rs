@@ -16,6 +16,7 @@ mod engine;
 mod socket;
 mod streamid;
 mod sys;
+mod url;
 
 pub use engine::version;
 pub use socket::{
@@ -23,6 +24,7 @@ pub use socket::{
     SrtSocket, connect,
 };
 pub use streamid::{MAX_STREAMID_LEN, Mode, StreamId, StreamIdError};
+pub use url::{SrtUrl, SrtUrlError};
 
 /// Largest payload of one live-mode message (1500-byte MTU minus UDP/IP and SRT headers).
 pub const MAX_PAYLOAD: usize = sys::SRT_LIVE_MAX_PLSIZE;

@@ -83,6 +83,15 @@ impl StreamId {
         if raw.chars().any(char::is_control) {
             return Err(StreamIdError::Syntax("control character".into()));
         }
+        // Some tools send the streamid percent-encoded as it was written in a URL.
+        let decoded;
+        let raw = if raw.starts_with("%23!::") {
+            decoded =
+                percent_decode(raw).ok_or_else(|| StreamIdError::Syntax("bad %-escape".into()))?;
+            decoded.as_str()
+        } else {
+            raw
+        };
         if let Some(body) = raw.strip_prefix("#!::") {
             return Self::parse_keyed(body);
         }
@@ -146,6 +155,24 @@ impl StreamId {
     }
 }
 
+/// Decodes `%XX` escapes; `None` when one is malformed or the result is not UTF-8.
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 fn short_mode(m: &str) -> Result<Mode, StreamIdError> {
     match m {
         "publish" => Ok(Mode::Publish),
@@ -185,6 +212,8 @@ mod tests {
         let s = ok("#!::m=request,r=live/venue");
         assert_eq!(s.mode, Mode::Read);
         assert_eq!(ok("#!::r=a/b").mode, Mode::Read);
+        let s = ok("%23!::r=live/venue%2Cm=publish");
+        assert_eq!((s.mode, s.resource.as_str()), (Mode::Publish, "live/venue"));
     }
 
     #[test]
@@ -199,6 +228,7 @@ mod tests {
             ("delete:live/x", RejectReason::BadMode),
             ("publish:", RejectReason::BadRequest),
             ("publish:live/\u{1}", RejectReason::BadRequest),
+            ("%23!::r=live/x%2", RejectReason::BadRequest),
         ];
         for (raw, reason) in cases {
             let err = StreamId::parse(raw).expect_err(raw);

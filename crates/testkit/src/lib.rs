@@ -29,12 +29,31 @@ pub fn require(tool: &str) {
     );
 }
 
+/// Panics with an install hint when `tool` cannot run with `args`.
+pub fn require_cmd(tool: &str, args: &[&str]) {
+    let ok = Command::new(tool)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(ok, "{tool} is not installed; run ./weir.sh setup and retry");
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("bind an ephemeral port")
+}
+
+/// A UDP port that was free a moment ago on 127.0.0.1.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral UDP port")
 }
 
 /// Limits how many heavy (ffmpeg-running) tests run at once in one test binary.
@@ -126,6 +145,8 @@ pub struct Weir {
     pub rtmp_port: u16,
     /// HTTP port.
     pub http_port: u16,
+    /// SRT port (UDP).
+    pub srt_port: u16,
     /// File the server logs to.
     pub log: PathBuf,
 }
@@ -136,9 +157,10 @@ impl Weir {
         std::fs::create_dir_all(dir).expect("create test dir");
         let rtmp_port = free_port();
         let http_port = free_port();
+        let srt_port = free_udp_port();
         let cfg = dir.join("weir.toml");
         let base = format!(
-            "[server]\ndrain_timeout_ms = 2000\n[rtmp]\nlisten = \"127.0.0.1:{rtmp_port}\"\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n"
+            "[server]\ndrain_timeout_ms = 2000\n[rtmp]\nlisten = \"127.0.0.1:{rtmp_port}\"\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n[srt]\nlisten = \"127.0.0.1:{srt_port}\"\n"
         );
         let toml = merge_toml(&base, extra);
         std::fs::write(&cfg, toml).expect("write config");
@@ -157,6 +179,7 @@ impl Weir {
             proc,
             rtmp_port,
             http_port,
+            srt_port,
             log,
         };
         let end = Instant::now() + Duration::from_secs(15);
@@ -178,6 +201,12 @@ impl Weir {
         format!("rtmp://127.0.0.1:{}/{path}", self.rtmp_port)
     }
 
+    /// `srt://127.0.0.1:PORT?streamid=STREAMID`, the streamid written as is (as ffmpeg and
+    /// srt-live-transmit users write it: neither decodes %-escapes in it).
+    pub fn srt(&self, streamid: &str) -> String {
+        format!("srt://127.0.0.1:{}?streamid={streamid}", self.srt_port)
+    }
+
     /// `http://127.0.0.1:PORT/path`.
     pub fn http(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}/{path}", self.http_port)
@@ -196,6 +225,26 @@ impl Weir {
     /// A plain HTTP/1.1 GET: (status, headers, body). `raw_path` is sent as is.
     pub fn get(&self, raw_path: &str) -> (u16, String, Vec<u8>) {
         http_get(self.http_port, raw_path)
+    }
+
+    /// Waits until the API lists `path` (`app/stream`) with two tracks.
+    pub fn wait_live(&self, path: &str) {
+        let probe_path = format!("/{path}.flv");
+        // The stream is live once the API lists it with tracks.
+        let ok = wait_until(Duration::from_secs(15), || {
+            let (_, _, body) = self.get("/api/v1/streams");
+            let j: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            j["streams"].as_array().is_some_and(|a| {
+                a.iter().any(|s| {
+                    s["path"] == path && s["tracks"].as_array().is_some_and(|t| t.len() == 2)
+                })
+            })
+        });
+        assert!(
+            ok,
+            "{probe_path} never went live; log:\n{}",
+            self.log_text()
+        );
     }
 
     /// Waits until `path` answers 200 (for example a playlist with segments).
@@ -222,7 +271,11 @@ fn merge_toml(base: &str, extra: &str) -> String {
     for doc in [base, extra] {
         let mut current = String::new();
         for line in doc.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            if line.starts_with('[') {
+            if line.starts_with("[[") {
+                // An array of tables: every header is a new element.
+                current = format!("{line}#{}", sections.len());
+                sections.push((current.clone(), Vec::new()));
+            } else if line.starts_with('[') {
                 current = line.to_owned();
                 if !sections.iter().any(|(h, _)| *h == current) {
                     sections.push((current.clone(), Vec::new()));
@@ -234,7 +287,12 @@ fn merge_toml(base: &str, extra: &str) -> String {
     }
     sections
         .into_iter()
-        .map(|(h, lines)| format!("{h}\n{}\n", lines.join("\n")))
+        .map(|(h, lines)| {
+            let h = h
+                .split_once("]]#")
+                .map_or(h.clone(), |(h, _)| format!("{h}]]"));
+            format!("{h}\n{}\n", lines.join("\n"))
+        })
         .collect()
 }
 
@@ -480,6 +538,8 @@ pub struct Output {
     pub stdout: Vec<u8>,
     /// Standard error, as text.
     pub stderr: String,
+    /// Whether the command exited with status 0 (false when it was killed at the limit).
+    pub status_ok: bool,
 }
 
 /// Runs `cmd` to completion, killing it (by PID) after `limit`.
@@ -502,11 +562,13 @@ pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
         let _ = se.read_to_end(&mut v);
         v
     });
-    if p.wait_timeout(limit).is_none() {
+    let code = p.wait_timeout(limit);
+    if code.is_none() {
         let _ = p.child.kill();
         let _ = p.child.wait();
     }
     Output {
+        status_ok: code == Some(0),
         stdout: t_out.join().unwrap_or_default(),
         stderr: String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned(),
     }
@@ -522,4 +584,151 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(100));
     }
     false
+}
+
+/// Asserts H.264 1280x720 + AAC, ≥ 90 % of the expected frames, and no decode errors.
+pub fn assert_plays(url: &str, seconds: u32) -> Decoded {
+    let streams = probe(url);
+    let video = streams
+        .iter()
+        .find(|s| s.kind == "video")
+        .unwrap_or_else(|| panic!("{url}: no video in {streams:?}"));
+    assert_eq!(
+        (video.codec.as_str(), video.width, video.height),
+        ("h264", 1280, 720),
+        "{url}"
+    );
+    assert!(
+        streams
+            .iter()
+            .any(|s| s.kind == "audio" && s.codec == "aac"),
+        "{url}: no AAC in {streams:?}"
+    );
+    let d = decode(url, seconds);
+    let expected = (seconds * FPS) as u64;
+    assert!(
+        d.video_frames * 10 >= expected * 9,
+        "{url}: {} of {expected} video frames; errors: {}",
+        d.video_frames,
+        d.errors
+    );
+    // AAC at 44.1 kHz: 1024 samples per frame.
+    let expected_audio = (seconds as u64 * 44100) / 1024;
+    assert!(
+        d.audio_frames * 10 >= expected_audio * 9,
+        "{url}: {} of {expected_audio} audio frames",
+        d.audio_frames
+    );
+    assert!(
+        d.errors.trim().is_empty(),
+        "{url}: decode errors:\n{}",
+        d.errors
+    );
+    assert!(
+        d.elapsed < Duration::from_secs(seconds as u64 + 15),
+        "{url}: took {:?}",
+        d.elapsed
+    );
+    d
+}
+
+/// A UDP relay on loopback that impairs the path between a client and a server: it delays
+/// every datagram by a fixed time in both directions and drops a share of the client's
+/// datagrams (deterministically, from a fixed seed). The kernels these tests run on have no
+/// `sch_netem`, so this stands in for `tc qdisc ... netem loss 5% delay 20ms` on the
+/// publisher's link. Stops (and joins its threads) when dropped.
+pub struct LossyRelay {
+    /// The address clients send to.
+    pub addr: std::net::SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    /// Datagrams dropped so far (client to server).
+    pub dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl LossyRelay {
+    /// Relays to `server` (UDP), dropping `loss_percent` % of client datagrams and delaying
+    /// each datagram by `delay`, for at most `max_life`.
+    pub fn start(
+        server: std::net::SocketAddr,
+        loss_percent: u32,
+        delay: Duration,
+        max_life: Duration,
+    ) -> LossyRelay {
+        use std::collections::VecDeque;
+        use std::net::UdpSocket;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        use std::sync::{Arc, Mutex};
+
+        let front = UdpSocket::bind("127.0.0.1:0").expect("relay bind");
+        let back = UdpSocket::bind("127.0.0.1:0").expect("relay bind");
+        back.connect(server).expect("relay connect");
+        for s in [&front, &back] {
+            s.set_read_timeout(Some(Duration::from_millis(1))).ok();
+        }
+        let addr = front.local_addr().expect("relay addr");
+        let stop = Arc::new(AtomicBool::new(false));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let client: Arc<Mutex<Option<std::net::SocketAddr>>> = Arc::new(Mutex::new(None));
+        let (front, back) = (Arc::new(front), Arc::new(back));
+        let deadline = Instant::now() + max_life;
+        let mut threads = Vec::new();
+        for upstream in [true, false] {
+            let (front, back, stop, dropped, client) = (
+                front.clone(),
+                back.clone(),
+                stop.clone(),
+                dropped.clone(),
+                client.clone(),
+            );
+            threads.push(std::thread::spawn(move || {
+                let mut queue: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
+                let mut buf = [0u8; 2048];
+                let mut rng: u64 = 0x9E37_79B9_7F4A_7C15;
+                while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                    let got = if upstream {
+                        front.recv_from(&mut buf).ok().map(|(n, from)| {
+                            *client.lock().unwrap_or_else(|e| e.into_inner()) = Some(from);
+                            n
+                        })
+                    } else {
+                        back.recv(&mut buf).ok()
+                    };
+                    if let Some(n) = got {
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        if upstream && (rng % 100) < u64::from(loss_percent) {
+                            dropped.fetch_add(1, Ordering::Relaxed);
+                        } else if queue.len() < 100_000 {
+                            queue.push_back((Instant::now() + delay, buf[..n].to_vec()));
+                        }
+                    }
+                    while queue.front().is_some_and(|(due, _)| *due <= Instant::now()) {
+                        let (_, data) = queue.pop_front().expect("front exists");
+                        if upstream {
+                            let _ = back.send(&data);
+                        } else if let Some(c) = *client.lock().unwrap_or_else(|e| e.into_inner()) {
+                            let _ = front.send_to(&data, c);
+                        }
+                    }
+                }
+            }));
+        }
+        LossyRelay {
+            addr,
+            stop,
+            threads,
+            dropped,
+        }
+    }
+}
+
+impl Drop for LossyRelay {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
 }

@@ -11,77 +11,17 @@ fn weir(name: &str) -> Weir {
     Weir::start(env!("CARGO_BIN_EXE_weir"), &dir, "")
 }
 
-fn wait_live(w: &Weir, path: &str) {
-    let probe_path = format!("/{path}.flv");
-    // The stream is live once the API lists it with tracks.
-    let ok = tk::wait_until(Duration::from_secs(15), || {
-        let (_, _, body) = w.get("/api/v1/streams");
-        let j: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-        j["streams"].as_array().is_some_and(|a| {
-            a.iter()
-                .any(|s| s["path"] == path && s["tracks"].as_array().is_some_and(|t| t.len() == 2))
-        })
-    });
-    assert!(ok, "{probe_path} never went live; log:\n{}", w.log_text());
-}
-
-/// Asserts H.264 1280x720 + AAC, ≥ 90 % of the expected frames, and no decode errors.
-fn assert_plays(url: &str, seconds: u32) -> tk::Decoded {
-    let streams = tk::probe(url);
-    let video = streams
-        .iter()
-        .find(|s| s.kind == "video")
-        .unwrap_or_else(|| panic!("{url}: no video in {streams:?}"));
-    assert_eq!(
-        (video.codec.as_str(), video.width, video.height),
-        ("h264", 1280, 720),
-        "{url}"
-    );
-    assert!(
-        streams
-            .iter()
-            .any(|s| s.kind == "audio" && s.codec == "aac"),
-        "{url}: no AAC in {streams:?}"
-    );
-    let d = tk::decode(url, seconds);
-    let expected = (seconds * FPS) as u64;
-    assert!(
-        d.video_frames * 10 >= expected * 9,
-        "{url}: {} of {expected} video frames; errors: {}",
-        d.video_frames,
-        d.errors
-    );
-    // AAC at 44.1 kHz: 1024 samples per frame.
-    let expected_audio = (seconds as u64 * 44100) / 1024;
-    assert!(
-        d.audio_frames * 10 >= expected_audio * 9,
-        "{url}: {} of {expected_audio} audio frames",
-        d.audio_frames
-    );
-    assert!(
-        d.errors.trim().is_empty(),
-        "{url}: decode errors:\n{}",
-        d.errors
-    );
-    assert!(
-        d.elapsed < Duration::from_secs(seconds as u64 + 15),
-        "{url}: took {:?}",
-        d.elapsed
-    );
-    d
-}
-
 #[test]
 fn rtmp_publish_plays_over_rtmp_flv_and_hls() {
     tk::require("ffmpeg");
     let _p = tk::heavy();
     let mut w = weir("publish_plays");
     let _pub = tk::publish(&w.rtmp("live/mystream"));
-    wait_live(&w, "live/mystream");
-    assert_plays(&w.rtmp("live/mystream"), 6);
-    assert_plays(&w.http("live/mystream.flv"), 6);
+    w.wait_live("live/mystream");
+    tk::assert_plays(&w.rtmp("live/mystream"), 6);
+    tk::assert_plays(&w.http("live/mystream.flv"), 6);
     w.wait_http_ok("/live/mystream/index.m3u8", Duration::from_secs(15));
-    assert_plays(&w.http("live/mystream/index.m3u8"), 6);
+    tk::assert_plays(&w.http("live/mystream/index.m3u8"), 6);
     assert!(w.alive());
 }
 
@@ -91,7 +31,7 @@ fn hls_headers_segments_and_errors() {
     let _p = tk::heavy();
     let w = weir("hls_headers");
     let _pub = tk::publish(&w.rtmp("live/h"));
-    wait_live(&w, "live/h");
+    w.wait_live("live/h");
     // Wait for three segments.
     let ok = tk::wait_until(Duration::from_secs(20), || {
         let (s, _, b) = w.get("/live/h/index.m3u8");
@@ -175,12 +115,12 @@ fn two_streams_at_once() {
     let w = weir("two_streams");
     let _a = tk::publish(&w.rtmp("live/one"));
     let _b = tk::publish(&w.rtmp("live/two"));
-    wait_live(&w, "live/one");
-    wait_live(&w, "live/two");
+    w.wait_live("live/one");
+    w.wait_live("live/two");
     let one = w.rtmp("live/one");
     let two = w.http("live/two.flv");
-    let t = std::thread::spawn(move || assert_plays(&one, 5));
-    assert_plays(&two, 5);
+    let t = std::thread::spawn(move || tk::assert_plays(&one, 5));
+    tk::assert_plays(&two, 5);
     t.join().expect("stream one plays");
 }
 
@@ -190,7 +130,7 @@ fn late_joiner_starts_within_one_gop() {
     let _p = tk::heavy();
     let w = weir("late_joiner");
     let _pub = tk::publish(&w.rtmp("live/late"));
-    wait_live(&w, "live/late");
+    w.wait_live("live/late");
     std::thread::sleep(Duration::from_millis(2500)); // join mid-GOP, well after the start
     for url in [w.rtmp("live/late"), w.http("live/late.flv")] {
         let start = std::time::Instant::now();
@@ -217,7 +157,7 @@ fn publisher_disconnect_ends_readers_and_reconnect_marks_discontinuity() {
     let _p = tk::heavy();
     let w = weir("reconnect");
     let mut publisher = tk::publish(&w.rtmp("live/re"));
-    wait_live(&w, "live/re");
+    w.wait_live("live/re");
     w.wait_http_ok("/live/re/index.m3u8", Duration::from_secs(15));
     // A reader that asks for far more than will come must end cleanly when the publisher goes.
     let url = w.rtmp("live/re");
@@ -268,7 +208,7 @@ fn publisher_disconnect_ends_readers_and_reconnect_marks_discontinuity() {
         "media sequence went back"
     );
     // And the new session plays.
-    assert_plays(&w.rtmp("live/re"), 3);
+    tk::assert_plays(&w.rtmp("live/re"), 3);
 }
 
 #[test]
@@ -277,7 +217,7 @@ fn second_publisher_is_rejected_and_first_keeps_flowing() {
     let _p = tk::heavy();
     let w = weir("second_publisher");
     let _first = tk::publish(&w.rtmp("live/busy"));
-    wait_live(&w, "live/busy");
+    w.wait_live("live/busy");
     let clip = tk::clip();
     let out = tk::run_bounded(
         std::process::Command::new("ffmpeg")
@@ -293,7 +233,7 @@ fn second_publisher_is_rejected_and_first_keeps_flowing() {
         "log:\n{}",
         w.log_text()
     );
-    assert_plays(&w.rtmp("live/busy"), 3);
+    tk::assert_plays(&w.rtmp("live/busy"), 3);
 }
 
 /// The landing page lists the stream and its hls.js player plays it in headless Chromium: the
@@ -313,7 +253,7 @@ fn landing_page_plays_in_chromium() {
     let _p = tk::heavy();
     let w = weir("landing_chromium");
     let _pub = tk::publish(&w.rtmp("live/page"));
-    wait_live(&w, "live/page");
+    w.wait_live("live/page");
     // Headless Chromium runs on virtual time, which races ahead while the player waits for the
     // network: give the player four segments to play through.
     let ready = tk::wait_until(Duration::from_secs(25), || {

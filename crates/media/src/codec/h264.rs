@@ -200,6 +200,22 @@ pub fn build_avcc(sps: &[Bytes], pps: &[Bytes]) -> Result<Bytes, CodecError> {
     Ok(b.freeze())
 }
 
+/// The id of an SPS (seq_parameter_set_id) or PPS (pic_parameter_set_id); `None` for other NAL
+/// units or when the unit is too short.
+pub fn parameter_set_id(nal: &[u8]) -> Option<u32> {
+    let body = nal.get(1..)?;
+    let data = rbsp(body.get(..body.len().min(16))?);
+    let mut r = BitReader::new(&data);
+    match nal_type(nal) {
+        NAL_SPS => {
+            r.skip(24).ok()?; // profile_idc, constraint flags, level_idc
+            r.ue().ok()
+        }
+        NAL_PPS => r.ue().ok(),
+        _ => None,
+    }
+}
+
 /// True when a length-prefixed access unit contains an IDR slice.
 pub fn is_keyframe(au: &[u8]) -> bool {
     super::nal::iter_length_prefixed(au, 4).any(|n| matches!(n, Ok(n) if nal_type(n) == NAL_IDR))
@@ -220,6 +236,17 @@ mod tests {
         let info = parse_sps(SPS_720P).unwrap();
         assert_eq!((info.width, info.height), (1280, 720));
         assert_eq!((info.profile, info.level), (100, 31));
+    }
+
+    #[test]
+    fn parameter_set_ids() {
+        assert_eq!(parameter_set_id(SPS_720P), Some(0));
+        assert_eq!(parameter_set_id(&[0x68, 0xeb, 0xe3, 0xcb]), Some(0));
+        // pic_parameter_set_id 3 (ue: 00100), seq_parameter_set_id 0.
+        assert_eq!(parameter_set_id(&[0x68, 0b0010_0110]), Some(3));
+        assert_eq!(parameter_set_id(&[0x67, 0x64, 0x00]), None);
+        assert_eq!(parameter_set_id(&[0x65, 0x88]), None);
+        assert_eq!(parameter_set_id(&[]), None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! H.265 / HEVC (ITU-T H.265): SPS parsing and the HEVCDecoderConfigurationRecord.
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::CodecError;
 use super::bits::{BitReader, rbsp};
@@ -44,19 +44,39 @@ pub struct SpsInfo {
 
 /// Parses an SPS NAL unit (with its two-byte header).
 pub fn parse_sps(nal: &[u8]) -> Result<SpsInfo, CodecError> {
-    if nal_type(nal) != NAL_SPS {
-        return Err(CodecError::Invalid("not an H.265 SPS"));
-    }
-    let data = rbsp(nal.get(2..).unwrap_or_default());
-    let mut r = BitReader::new(&data);
+    let f = parse_sps_fields(nal)?;
+    Ok(SpsInfo {
+        profile: f.ptl[0] & 0x1f,
+        level: f.ptl[11],
+        width: f.width,
+        height: f.height,
+    })
+}
+
+/// The SPS fields that the SPS info and the HEVCDecoderConfigurationRecord need.
+struct SpsFields {
+    /// The 12 bytes of the general profile_tier_level: profile space, tier and profile idc;
+    /// 32 compatibility flags; 48 constraint flags; level idc.
+    ptl: [u8; 12],
+    max_sub_layers_minus1: u8,
+    temporal_id_nesting: bool,
+    chroma_format_idc: u32,
+    /// bit_depth_luma_minus8 and bit_depth_chroma_minus8, unless the SPS ends before them.
+    bit_depths_minus8: Option<(u32, u32)>,
+    width: u32,
+    height: u32,
+}
+
+/// Reads the SPS up to the sequence parameter set id.
+fn parse_sps_head(r: &mut BitReader<'_>) -> Result<(u8, bool, [u8; 12], u32), CodecError> {
     r.bits(4)?; // sps_video_parameter_set_id
     let max_sub_layers_minus1 = r.bits(3)? as usize;
-    r.bit()?; // sps_temporal_id_nesting_flag
-    // profile_tier_level(1, max_sub_layers_minus1)
-    r.bits(3)?; // general_profile_space, general_tier_flag
-    let profile = r.bits(5)? as u8;
-    r.skip(32 + 48)?; // compatibility flags, constraint flags
-    let level = r.bits(8)? as u8;
+    let temporal_id_nesting = r.bit()?;
+    // profile_tier_level(1, max_sub_layers_minus1): the general part is 12 whole bytes.
+    let mut ptl = [0u8; 12];
+    for b in &mut ptl {
+        *b = r.bits(8)? as u8;
+    }
     let mut sub_profile = [false; 8];
     let mut sub_level = [false; 8];
     for i in 0..max_sub_layers_minus1 {
@@ -74,7 +94,22 @@ pub fn parse_sps(nal: &[u8]) -> Result<SpsInfo, CodecError> {
             r.skip(8)?;
         }
     }
-    r.ue()?; // sps_seq_parameter_set_id
+    let sps_id = r.ue()?;
+    Ok((
+        max_sub_layers_minus1 as u8,
+        temporal_id_nesting,
+        ptl,
+        sps_id,
+    ))
+}
+
+fn parse_sps_fields(nal: &[u8]) -> Result<SpsFields, CodecError> {
+    if nal_type(nal) != NAL_SPS {
+        return Err(CodecError::Invalid("not an H.265 SPS"));
+    }
+    let data = rbsp(nal.get(2..).unwrap_or_default());
+    let mut r = BitReader::new(&data);
+    let (max_sub_layers_minus1, temporal_id_nesting, ptl, _sps_id) = parse_sps_head(&mut r)?;
     let chroma_format_idc = r.ue()?;
     if chroma_format_idc == 3 {
         r.bit()?;
@@ -99,12 +134,97 @@ pub fn parse_sps(nal: &[u8]) -> Result<SpsInfo, CodecError> {
     if width == 0 || height == 0 || width > 16384 || height > 16384 {
         return Err(CodecError::Invalid("H.265 SPS picture size out of range"));
     }
-    Ok(SpsInfo {
-        profile,
-        level,
+    let bit_depths_minus8 = match (r.ue(), r.ue()) {
+        (Ok(luma), Ok(chroma)) => Some((luma, chroma)),
+        _ => None,
+    };
+    Ok(SpsFields {
+        ptl,
+        max_sub_layers_minus1,
+        temporal_id_nesting,
+        chroma_format_idc,
+        bit_depths_minus8,
         width: width as u32,
         height: height as u32,
     })
+}
+
+/// The id of a VPS (vps_video_parameter_set_id), SPS (sps_seq_parameter_set_id) or PPS
+/// (pps_pic_parameter_set_id); `None` for other NAL units or when the unit is too short.
+pub fn parameter_set_id(nal: &[u8]) -> Option<u32> {
+    let body = nal.get(2..)?;
+    match nal_type(nal) {
+        NAL_VPS => body.first().map(|b| u32::from(b >> 4)),
+        NAL_SPS => {
+            // The id follows the profile_tier_level, whose length depends on the sub-layers.
+            let data = rbsp(body);
+            parse_sps_head(&mut BitReader::new(&data)).ok().map(|h| h.3)
+        }
+        NAL_PPS => {
+            let data = rbsp(body.get(..body.len().min(16))?);
+            BitReader::new(&data).ue().ok()
+        }
+        _ => None,
+    }
+}
+
+/// Builds an HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 8.3.3.1) with 4-byte NAL lengths.
+///
+/// The general profile, tier, compatibility and constraint flags and level, the chroma format,
+/// the bit depths, the number of temporal layers and the temporal id nesting flag are taken from
+/// the first SPS. `min_spatial_segmentation_idc`, `parallelismType`, `avgFrameRate` and
+/// `constantFrameRate` are written as 0 (unknown). One array per non-empty list (VPS, SPS, PPS,
+/// in that order), each with `array_completeness` 0: frames may repeat parameter sets in-band.
+pub fn build_hvcc(vps: &[Bytes], sps: &[Bytes], pps: &[Bytes]) -> Result<Bytes, CodecError> {
+    let first = sps
+        .first()
+        .ok_or(CodecError::Invalid("HEVC configuration without SPS"))?;
+    let f = parse_sps_fields(first)?;
+    let (luma, chroma) = f
+        .bit_depths_minus8
+        .ok_or(CodecError::Truncated("H.265 SPS bit depths"))?;
+    if f.chroma_format_idc > 3 || luma > 8 || chroma > 8 {
+        return Err(CodecError::Invalid(
+            "H.265 SPS chroma format or bit depth out of range",
+        ));
+    }
+    let mut b = BytesMut::with_capacity(
+        23 + 9
+            + [vps, sps, pps]
+                .iter()
+                .flat_map(|l| l.iter())
+                .map(|n| 2 + n.len())
+                .sum::<usize>(),
+    );
+    b.put_u8(1); // configurationVersion
+    b.put_slice(&f.ptl[..11]); // profile space/tier/idc, compatibility and constraint flags
+    b.put_u8(f.ptl[11]); // general_level_idc
+    b.put_u16(0xF000); // reserved, min_spatial_segmentation_idc = 0
+    b.put_u8(0xFC); // reserved, parallelismType = 0
+    b.put_u8(0xFC | f.chroma_format_idc as u8);
+    b.put_u8(0xF8 | luma as u8);
+    b.put_u8(0xF8 | chroma as u8);
+    b.put_u16(0); // avgFrameRate
+    // constantFrameRate 0, numTemporalLayers, temporalIdNested, lengthSizeMinusOne = 3.
+    b.put_u8(((f.max_sub_layers_minus1 + 1) << 3) | (u8::from(f.temporal_id_nesting) << 2) | 3);
+    let arrays = [(NAL_VPS, vps), (NAL_SPS, sps), (NAL_PPS, pps)];
+    b.put_u8(arrays.iter().filter(|(_, l)| !l.is_empty()).count() as u8);
+    for (ty, list) in arrays {
+        if list.is_empty() {
+            continue;
+        }
+        let count = u16::try_from(list.len())
+            .map_err(|_| CodecError::Invalid("too many HEVC parameter sets"))?;
+        b.put_u8(ty); // array_completeness 0, reserved 0, NAL_unit_type
+        b.put_u16(count);
+        for nal in list {
+            let len = u16::try_from(nal.len())
+                .map_err(|_| CodecError::Invalid("HEVC parameter set longer than 65535 bytes"))?;
+            b.put_u16(len);
+            b.put_slice(nal);
+        }
+    }
+    Ok(b.freeze())
 }
 
 /// The parameter sets and NAL length size of an HEVCDecoderConfigurationRecord.
@@ -156,6 +276,106 @@ pub fn parse_hvcc(rec: &[u8]) -> Result<HvccRecord, CodecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Parameter sets of x265 (`ffmpeg -f lavfi -i testsrc2=s=64x64 -c:v libx265`), Main
+    /// profile, level 1 (30), 64x64.
+    pub const VPS: &[u8] = &[
+        0x40, 0x01, 0x0c, 0x01, 0xff, 0xff, 0x01, 0x60, 0x00, 0x00, 0x03, 0x00, 0x90, 0x00, 0x00,
+        0x03, 0x00, 0x00, 0x03, 0x00, 0x1e, 0x95, 0x98, 0x09,
+    ];
+    /// See [`VPS`].
+    pub const SPS: &[u8] = &[
+        0x42, 0x01, 0x01, 0x01, 0x60, 0x00, 0x00, 0x03, 0x00, 0x90, 0x00, 0x00, 0x03, 0x00, 0x00,
+        0x03, 0x00, 0x1e, 0xa0, 0x20, 0x81, 0x05, 0x96, 0x56, 0x69, 0x24, 0xca, 0xf0, 0x16, 0x80,
+        0x80, 0x00, 0x00, 0x03, 0x00, 0x80, 0x00, 0x00, 0x0c, 0x84,
+    ];
+    /// See [`VPS`].
+    pub const PPS: &[u8] = &[0x44, 0x01, 0xc1, 0x72, 0xb4, 0x22, 0x40];
+
+    /// The hvcC box body ffmpeg writes for these parameter sets (`-c copy -tag:v hvc1` to MP4).
+    const FFMPEG_HVCC: &[u8] = &[
+        0x01, 0x01, 0x60, 0x00, 0x00, 0x00, 0x90, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1e, 0xf0, 0x00,
+        0xfc, 0xfd, 0xf8, 0xf8, 0x00, 0x00, 0x0f, 0x03,
+    ];
+
+    #[test]
+    fn parses_x265_sps_and_ids() {
+        let info = parse_sps(SPS).unwrap();
+        assert_eq!(
+            info,
+            SpsInfo {
+                profile: 1,
+                level: 30,
+                width: 64,
+                height: 64
+            }
+        );
+        assert_eq!(parameter_set_id(VPS), Some(0));
+        assert_eq!(parameter_set_id(SPS), Some(0));
+        assert_eq!(parameter_set_id(PPS), Some(0));
+        assert_eq!(parameter_set_id(&[0x26, 0x01, 0xaf]), None);
+        assert_eq!(parameter_set_id(&[0x42]), None);
+        // pps_pic_parameter_set_id 5 (ue: 00110), sps id 0.
+        assert_eq!(parameter_set_id(&[0x44, 0x01, 0b0011_0100]), Some(5));
+    }
+
+    #[test]
+    fn hvcc_matches_ffmpeg_and_round_trips() {
+        let (vps, sps, pps) = (
+            vec![Bytes::from_static(VPS)],
+            vec![Bytes::from_static(SPS)],
+            vec![Bytes::from_static(PPS)],
+        );
+        let rec = build_hvcc(&vps, &sps, &pps).unwrap();
+        // The fixed part is what ffmpeg writes.
+        assert_eq!(&rec[..23], FFMPEG_HVCC);
+        // Then the arrays: VPS, SPS, PPS (array_completeness 0, where ffmpeg's MP4 muxer writes 1
+        // for hvc1).
+        let mut want = FFMPEG_HVCC.to_vec();
+        for (ty, nal) in [(NAL_VPS, VPS), (NAL_SPS, SPS), (NAL_PPS, PPS)] {
+            want.extend_from_slice(&[ty, 0, 1]);
+            want.extend_from_slice(&(nal.len() as u16).to_be_bytes());
+            want.extend_from_slice(nal);
+        }
+        assert_eq!(&rec[..], &want[..]);
+        let parsed = parse_hvcc(&rec).unwrap();
+        assert_eq!(
+            parsed,
+            HvccRecord {
+                vps,
+                sps,
+                pps,
+                nal_length_size: 4
+            }
+        );
+    }
+
+    #[test]
+    fn config_from_parameter_sets_equals_config_from_its_record() {
+        let cfg = crate::H265Config::from_parameter_sets(
+            vec![Bytes::from_static(VPS)],
+            vec![Bytes::from_static(SPS)],
+            vec![Bytes::from_static(PPS)],
+        )
+        .unwrap();
+        assert_eq!(
+            (cfg.profile, cfg.level, cfg.width, cfg.height),
+            (1, 30, 64, 64)
+        );
+        assert_eq!(crate::H265Config::from_hvcc(cfg.hvcc.clone()).unwrap(), cfg);
+        assert!(crate::H265Config::from_parameter_sets(vec![], vec![], vec![]).is_err());
+    }
+
+    #[test]
+    fn hvcc_needs_a_valid_sps() {
+        assert!(build_hvcc(&[], &[], &[]).is_err());
+        assert!(build_hvcc(&[], &[Bytes::from_static(&SPS[..10])], &[]).is_err());
+        assert!(build_hvcc(&[], &[Bytes::from_static(PPS)], &[]).is_err());
+        // Without VPS and PPS: one array.
+        let rec = build_hvcc(&[], &[Bytes::from_static(SPS)], &[]).unwrap();
+        assert_eq!(rec[22], 1);
+        assert_eq!(parse_hvcc(&rec).unwrap().sps.len(), 1);
+    }
 
     #[test]
     fn truncated_hvcc_is_an_error() {
