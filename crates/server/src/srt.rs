@@ -16,7 +16,7 @@ use weir_hub::{Hub, LagPolicy, LinkStats, Publisher, PublisherInfo, Reader, Read
 use weir_media::{MediaKind, StreamPath};
 use weir_mpegts::{DemuxEvent, TS_PACKET_SIZE, TsDemuxer, TsMuxer};
 use weir_srt::{
-    AdmitRequest, Admitted, CallerConfig, ListenerConfig, Mode, RejectReason, SrtError,
+    AdmitRequest, Admitted, CallerConfig, ListenerConfig, Mode, RejectReason, Rejection, SrtError,
     SrtListener, SrtOptions, SrtSocket, SrtStats, SrtUrl, StreamId,
 };
 
@@ -83,14 +83,28 @@ fn admit(
     cfg: &SrtConfig,
     hub: &Hub,
     count: &ConnCount,
-) -> Result<Admitted, RejectReason> {
-    let path = StreamPath::new(&req.streamid.resource).map_err(|_| RejectReason::BadRequest)?;
+) -> Result<Admitted, Rejection> {
+    let path = StreamPath::new(&req.streamid.resource)
+        .map_err(|e| Rejection::new(RejectReason::BadRequest, format!("invalid path: {e}")))?;
     if count.0.load(Ordering::Relaxed) >= cfg.max_connections {
-        return Err(RejectReason::Overload);
+        return Err(Rejection::new(
+            RejectReason::Overload,
+            format!("{} SRT connections already open", cfg.max_connections),
+        ));
     }
     match req.streamid.mode {
-        Mode::Publish if hub.is_live(&path) => return Err(RejectReason::Conflict),
-        Mode::Read if !hub.is_live(&path) => return Err(RejectReason::NotFound),
+        Mode::Publish if hub.is_live(&path) => {
+            return Err(Rejection::new(
+                RejectReason::Conflict,
+                format!("stream {path} is already being published"),
+            ));
+        }
+        Mode::Read if !hub.is_live(&path) => {
+            return Err(Rejection::new(
+                RejectReason::NotFound,
+                format!("stream {path} is not live"),
+            ));
+        }
         _ => {}
     }
     let mut admitted = Admitted::default();

@@ -20,8 +20,8 @@ mod url;
 
 pub use engine::version;
 pub use socket::{
-    AdmitFn, AdmitRequest, Admitted, CallerConfig, ListenerConfig, SrtListener, SrtOptions,
-    SrtSocket, connect,
+    AdmitFn, AdmitRequest, Admitted, CallerConfig, ListenerConfig, Rejection, SrtListener,
+    SrtOptions, SrtSocket, connect,
 };
 pub use streamid::{MAX_STREAMID_LEN, Mode, StreamId, StreamIdError};
 pub use url::{SrtUrl, SrtUrlError};

@@ -240,7 +240,26 @@ pub struct Admitted {
 
 /// Decides, during the handshake, whether a caller may connect. It runs on a libsrt thread,
 /// so it must be quick and must not block.
-pub type AdmitFn = dyn Fn(&AdmitRequest<'_>) -> Result<Admitted, RejectReason> + Send + Sync;
+pub type AdmitFn = dyn Fn(&AdmitRequest<'_>) -> Result<Admitted, Rejection> + Send + Sync;
+
+/// A refusal: the SRT code the caller gets, and the reason Weir logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The code sent to the caller.
+    pub reason: RejectReason,
+    /// Why, for the log (`stream live/x is already being published`).
+    pub message: String,
+}
+
+impl Rejection {
+    /// A refusal with its log message.
+    pub fn new(reason: RejectReason, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+        }
+    }
+}
 
 /// Settings of an SRT listener.
 #[derive(Debug, Clone)]
@@ -420,7 +439,7 @@ unsafe extern "C" fn listen_callback(
             }
             0
         }
-        Ok(Err(reason)) => reject(reason, &"refused by admission"),
+        Ok(Err(r)) => reject(r.reason, &r.message),
         Err(_) => reject(RejectReason::Internal, &"admission function panicked"),
     }
 }

@@ -4,15 +4,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use weir_srt::{
-    Admitted, CallerConfig, ListenerConfig, Mode, RejectReason, SrtError, SrtListener, SrtOptions,
-    connect,
+    Admitted, CallerConfig, ListenerConfig, Mode, RejectReason, Rejection, SrtError, SrtListener,
+    SrtOptions, connect,
 };
 
 fn listener(options: SrtOptions) -> SrtListener {
     let admit = Arc::new(|req: &weir_srt::AdmitRequest<'_>| {
         match (req.streamid.mode, req.streamid.resource.as_str()) {
-            (_, "live/busy") => Err(RejectReason::Conflict),
-            (Mode::Read, "live/missing") => Err(RejectReason::NotFound),
+            (_, "live/busy") => Err(Rejection::new(RejectReason::Conflict, "busy")),
+            (Mode::Read, "live/missing") => Err(Rejection::new(RejectReason::NotFound, "missing")),
             (_, "live/secret") => Ok(Admitted {
                 passphrase: Some(Some("per-path-secret".into())),
                 latency_ms: Some(300),

@@ -349,3 +349,73 @@ fn pull_from_and_push_to_remote_srt_listeners() {
     );
     assert!(w.alive());
 }
+
+#[test]
+fn h265_and_opus_over_srt_come_back_out_over_srt_and_hls() {
+    tk::require("ffmpeg");
+    let _p = tk::heavy();
+    let mut w = weir("hevc-opus", "");
+    // A live encode (small, so that it keeps up): H.265 with B-frames and Opus audio.
+    let _pub = Proc::spawn(
+        "ffmpeg H.265/Opus SRT publisher",
+        Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-re"])
+            .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"])
+            .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+            .args([
+                "-c:v",
+                "libx265",
+                "-preset",
+                "ultrafast",
+                "-x265-params",
+                "log-level=error:keyint=25:bframes=2",
+            ])
+            .args(["-c:a", "libopus", "-b:a", "64k", "-t", "60", "-f", "mpegts"])
+            .arg(w.srt("publish:live/hevc"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    w.wait_live("live/hevc");
+    let s = api_stream(&w, "live/hevc");
+    let codecs: Vec<&str> = s["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["codec"].as_str())
+        .collect();
+    assert_eq!(codecs, ["hevc", "opus"], "{s}");
+    for url in [w.srt("read:live/hevc"), w.http("live/hevc/index.m3u8")] {
+        if url.ends_with(".m3u8") {
+            w.wait_http_ok("/live/hevc/index.m3u8", Duration::from_secs(20));
+        }
+        let streams = tk::probe(&url);
+        let v = streams
+            .iter()
+            .find(|s| s.kind == "video")
+            .unwrap_or_else(|| panic!("{url}: {streams:?}"));
+        assert_eq!(
+            (v.codec.as_str(), v.width, v.height),
+            ("hevc", 320, 240),
+            "{url}"
+        );
+        assert!(
+            streams.iter().any(|s| s.codec == "opus"),
+            "{url}: {streams:?}"
+        );
+        let d = tk::decode(&url, 4);
+        assert!(
+            d.video_frames >= 4 * 25 * 9 / 10,
+            "{url}: {} video frames; {}",
+            d.video_frames,
+            d.errors
+        );
+        // Opus frames are 20 ms.
+        assert!(
+            d.audio_frames >= 4 * 50 * 9 / 10,
+            "{url}: {} audio frames",
+            d.audio_frames
+        );
+        assert!(d.errors.trim().is_empty(), "{url}: {}", d.errors);
+    }
+    assert!(w.alive());
+}
