@@ -51,6 +51,41 @@ fn slt_from(source: &mut Proc, output: &str) -> Proc {
     )
 }
 
+/// srt-live-transmit from `input` into a file (stdout).
+fn slt_to_file(input: &str, out: &std::path::Path) -> Proc {
+    let file = std::fs::File::create(out).expect("create recording");
+    Proc::spawn(
+        "srt-live-transmit to file",
+        Command::new("srt-live-transmit")
+            .args(["-q", "-loglevel:error", input, "file://con"])
+            .stdout(file)
+            .stderr(Stdio::null()),
+    )
+}
+
+/// Stops a recorder and checks the first `seconds` of what it wrote: clean, at least 90 % of
+/// the clip's video frames. Only the start is read: the file ends mid-frame, where it was cut.
+fn assert_recording(mut recorder: Proc, out: &std::path::Path, seconds: u32) -> tk::Decoded {
+    recorder.signal("INT");
+    recorder.wait_timeout(Duration::from_secs(3));
+    drop(recorder);
+    let d = tk::decode(out.to_str().expect("utf-8 path"), seconds);
+    let expected = u64::from(seconds * tk::FPS) * 9 / 10;
+    assert!(
+        d.video_frames >= expected,
+        "{} of {expected} frames; {}",
+        d.video_frames,
+        d.errors
+    );
+    assert!(
+        d.errors.trim().is_empty(),
+        "decode errors in {}: {}",
+        out.display(),
+        d.errors
+    );
+    d
+}
+
 fn api_stream(w: &Weir, path: &str) -> serde_json::Value {
     let (_, _, body) = w.get("/api/v1/streams");
     let j: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
@@ -111,37 +146,14 @@ fn srt_live_transmit_publishes_and_reads() {
 
     // srt-live-transmit reads it back into a file, which must hold ≥ 4 s of clean H.264 + AAC.
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("srt-slt-read.ts");
-    let file = std::fs::File::create(&out).unwrap();
-    let mut reader = Proc::spawn(
-        "srt-live-transmit reader",
-        Command::new("srt-live-transmit")
-            .args([
-                "-q",
-                "-loglevel:error",
-                &w.srt("read:live/slt"),
-                "file://con",
-            ])
-            .stdout(file)
-            .stderr(Stdio::null()),
-    );
+    let reader = slt_to_file(&w.srt("read:live/slt"), &out);
     std::thread::sleep(Duration::from_secs(6));
-    reader.signal("INT");
-    reader.wait_timeout(Duration::from_secs(3));
-    drop(reader);
-    // Only the first 4 s: the recording ends wherever the reader was stopped, mid-frame.
-    let d = tk::decode(out.to_str().unwrap(), 4);
-    assert!(
-        d.video_frames >= 4 * tk::FPS as u64 * 9 / 10,
-        "{} frames; {}",
-        d.video_frames,
-        d.errors
-    );
+    let d = assert_recording(reader, &out, 4);
     assert!(
         d.audio_frames >= 4 * 43 * 9 / 10,
         "{} audio frames",
         d.audio_frames
     );
-    assert!(d.errors.trim().is_empty(), "decode errors: {}", d.errors);
     assert!(w.alive());
 }
 
@@ -308,19 +320,7 @@ fn pull_from_and_push_to_remote_srt_listeners() {
     // A remote destination: srt-live-transmit listening, writing what it gets to a file.
     let dst_port = tk::free_udp_port();
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("srt-push-received.ts");
-    let file = std::fs::File::create(&out).unwrap();
-    let mut dest = Proc::spawn(
-        "srt-live-transmit destination",
-        Command::new("srt-live-transmit")
-            .args([
-                "-q",
-                "-loglevel:error",
-                &format!("srt://127.0.0.1:{dst_port}?mode=listener"),
-                "file://con",
-            ])
-            .stdout(file)
-            .stderr(Stdio::null()),
-    );
+    let dest = slt_to_file(&format!("srt://127.0.0.1:{dst_port}?mode=listener"), &out);
     let mut w = weir(
         "pullpush",
         &format!(
@@ -331,22 +331,7 @@ fn pull_from_and_push_to_remote_srt_listeners() {
     w.wait_live("live/pulled");
     assert_eq!(api_stream(&w, "live/pulled")["protocol"], "srt-pull");
     tk::assert_plays(&w.http("live/pulled.flv"), 6);
-    dest.signal("INT");
-    dest.wait_timeout(Duration::from_secs(3));
-    drop(dest);
-    // Only the first 3 s: the recording ends wherever the receiver was stopped, mid-frame.
-    let d = tk::decode(out.to_str().unwrap(), 3);
-    assert!(
-        d.video_frames >= 3 * tk::FPS as u64 * 9 / 10,
-        "pushed {} frames; {}",
-        d.video_frames,
-        d.errors
-    );
-    assert!(
-        d.errors.trim().is_empty(),
-        "decode errors in the pushed stream: {}",
-        d.errors
-    );
+    assert_recording(dest, &out, 3);
     assert!(w.alive());
 }
 
