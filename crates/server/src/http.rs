@@ -2,7 +2,8 @@
 //!
 //! Media URLs (stable, documented in the README):
 //! - `/APP/STREAM.flv`: HTTP-FLV
-//! - `/APP/STREAM/index.m3u8`: HLS media playlist (MPEG-TS segments)
+//! - `/APP/STREAM/index.m3u8`: HLS in the default variant (today MPEG-TS)
+//! - `/APP/STREAM/ts.m3u8`: HLS media playlist with MPEG-TS segments
 //! - `/APP/STREAM/seg{N}.ts`: HLS segment
 
 use std::net::SocketAddr;
@@ -103,7 +104,10 @@ fn parse_media(path: &str) -> Result<MediaRequest, UrlError> {
     if let Some(s) = p.strip_suffix(".flv") {
         return Ok(MediaRequest::Flv(sp(s)?));
     }
-    if let Some(s) = p.strip_suffix("/index.m3u8") {
+    if let Some(s) = p
+        .strip_suffix("/index.m3u8")
+        .or_else(|| p.strip_suffix("/ts.m3u8"))
+    {
         return Ok(MediaRequest::Playlist(sp(s)?));
     }
     if let Some((s, file)) = p.rsplit_once('/')
@@ -213,6 +217,10 @@ mod tests {
         );
         assert_eq!(
             parse_media("/live/a/index.m3u8"),
+            Ok(MediaRequest::Playlist(p("live/a")))
+        );
+        assert_eq!(
+            parse_media("/live/a/ts.m3u8"),
             Ok(MediaRequest::Playlist(p("live/a")))
         );
         assert_eq!(
