@@ -4,7 +4,7 @@
 #   ./weir.sh run [ARGS]   install what is missing, build (release) and run the server;
 #                          with no ARGS it runs on embedded defaults (RTMP 1935, HTTP 8080)
 #   ./weir.sh test         install what the tests need and run the whole test suite
-#   ./weir.sh setup        only install system packages (ffmpeg, chromium, npm) and the player library
+#   ./weir.sh setup        only install system packages (ffmpeg, chromium, npm) and the player libraries
 #   ./weir.sh fuzz-smoke   build every cargo-fuzz target and run each briefly
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -28,14 +28,19 @@ apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# The player library (hls.js) from the npm registry, embedded into the binary at build time.
+# The player libraries (hls.js, dash.js) from the npm registry, embedded into the binary at build
+# time, and playwright-core, which drives the system Chromium in the browser tests (it never
+# downloads a browser).
 web_setup() {
-    if [ -f web/node_modules/hls.js/dist/hls.min.js ]; then return 0; fi
+    if [ -f web/node_modules/hls.js/dist/hls.min.js ] \
+        && [ -f web/node_modules/dashjs/dist/modern/umd/dash.all.min.js ] \
+        && [ -f web/node_modules/playwright-core/package.json ]; then return 0; fi
     if ! command -v npm >/dev/null; then
-        apt_install nodejs npm || { log "npm unavailable: the landing page will play HLS only natively"; return 0; }
+        apt_install nodejs npm || { log "npm unavailable: the player pages will play HLS only natively"; return 0; }
     fi
-    log "installing the web player library (npm ci in web/)"
-    (cd web && npm ci --no-audit --no-fund --loglevel=error) || log "npm install failed: the landing page will play HLS only natively"
+    log "installing the web player libraries (npm ci in web/)"
+    (cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) \
+        || log "npm install failed: the player pages will play HLS only natively"
 }
 
 # Build dependencies: libsrt (the SRT engine, linked through weir-srt's FFI) and pkg-config.
@@ -49,7 +54,7 @@ setup_test() {
     apt_install srt-tools iproute2
     # ffmpeg/ffprobe are the real peers of the end-to-end tests.
     command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || apt_install ffmpeg
-    # Headless Chromium plays the landing page's hls.js player.
+    # Headless Chromium plays the landing page and the /play/ page (driven by playwright-core).
     command -v chromium >/dev/null || apt_install chromium
     web_setup
 }

@@ -190,6 +190,25 @@ pub struct HlsConfig {
     pub max_stream_bytes: usize,
     /// How long a playlist outlives its publisher, in ms.
     pub idle_timeout_ms: u64,
+    /// LL-HLS part target, in ms.
+    pub part_target_ms: u64,
+    /// What `/APP/STREAM/index.m3u8` serves.
+    pub default_variant: HlsVariant,
+    /// Low-latency DASH (announce and stream the segment being written).
+    pub dash_low_latency: bool,
+}
+
+/// The HLS flavour behind `index.m3u8`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum HlsVariant {
+    /// MPEG-TS segments (`ts.m3u8`).
+    #[default]
+    Ts,
+    /// fMP4 segments (`fmp4.m3u8`).
+    Fmp4,
+    /// Low-Latency HLS (`ll.m3u8`).
+    Ll,
 }
 
 impl Default for HlsConfig {
@@ -200,6 +219,9 @@ impl Default for HlsConfig {
             window_segments: 6,
             max_stream_bytes: 64 * 1024 * 1024,
             idle_timeout_ms: 30_000,
+            part_target_ms: 334,
+            default_variant: HlsVariant::Ts,
+            dash_low_latency: false,
         }
     }
 }
@@ -410,6 +432,12 @@ impl Config {
                     "must start with srt://".into(),
                 );
             }
+        }
+        if !(100..=2000).contains(&self.hls.part_target_ms) {
+            return bad(
+                "hls.part_target_ms",
+                format!("{} is outside 100..=2000", self.hls.part_target_ms),
+            );
         }
         if self.hls.max_stream_bytes < 1024 * 1024 {
             return bad(

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{Instrument, debug, info, warn};
+use weir_cmaf::{CmafPackager, PackagerConfig};
 use weir_hls::{HlsConfig, HlsSegmenter};
 use weir_hub::{HubNotice, LagPolicy, Reader, ReaderEvent};
 use weir_media::StreamPath;
@@ -20,9 +21,30 @@ use crate::Ctx;
 /// How often expired streams are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
-struct Entry {
+pub(crate) struct Entry {
     seg: Mutex<HlsSegmenter>,
+    /// The CMAF packager (fMP4 HLS, LL-HLS, DASH), fed by the same reader.
+    pub(crate) cmaf: Mutex<CmafPackager>,
+    /// The CMAF packager's version, sent on every new chunk, part and segment: blocking
+    /// playlist requests and growing parts wait on it (one parked future each, no polling).
+    pub(crate) changed: tokio::sync::watch::Sender<u64>,
     state: Mutex<Liveness>,
+}
+
+impl Entry {
+    /// Locks the CMAF packager.
+    pub(crate) fn cmaf(&self) -> std::sync::MutexGuard<'_, CmafPackager> {
+        self.cmaf.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn publish_version(&self) {
+        let v = self.cmaf().version();
+        self.changed.send_if_modified(|old| {
+            let changed = *old != v;
+            *old = v;
+            changed
+        });
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -35,6 +57,7 @@ struct Liveness {
 /// Playlists and segments of every packaged stream, in memory and bounded per stream.
 pub struct HlsStore {
     cfg: HlsConfig,
+    cmaf_cfg: PackagerConfig,
     idle: Duration,
     streams: RwLock<HashMap<StreamPath, Arc<Entry>>>,
 }
@@ -48,13 +71,19 @@ impl HlsStore {
             ..HlsConfig::default()
         };
         Self {
+            cmaf_cfg: PackagerConfig {
+                target_duration_ms: cfg.target_duration_ms,
+                part_target_ms: cfg.part_target_ms,
+                window_segments: cfg.window_segments.max(4),
+                ..PackagerConfig::default()
+            },
             cfg: hls,
             idle: Duration::from_millis(cfg.idle_timeout_ms),
             streams: RwLock::new(HashMap::new()),
         }
     }
 
-    fn get(&self, path: &StreamPath) -> Option<Arc<Entry>> {
+    pub(crate) fn get(&self, path: &StreamPath) -> Option<Arc<Entry>> {
         self.streams
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -91,13 +120,13 @@ impl HlsStore {
         let e = map
             .entry(path.clone())
             .or_insert_with(|| {
+                let first = (unix_ms() / 1000) as u64;
                 Arc::new(Entry {
+                    cmaf: Mutex::new(CmafPackager::new(self.cmaf_cfg.clone(), first)),
+                    changed: tokio::sync::watch::channel(0).0,
                     // Sequence numbers start at the Unix time, so a segment URL is never reused
                     // for different content (caches in front may keep segments for an hour).
-                    seg: Mutex::new(HlsSegmenter::with_first_sequence(
-                        self.cfg.clone(),
-                        (unix_ms() / 1000) as u64,
-                    )),
+                    seg: Mutex::new(HlsSegmenter::with_first_sequence(self.cfg.clone(), first)),
                     state: Mutex::new(Liveness {
                         live: false,
                         packager_running: false,
@@ -173,8 +202,11 @@ async fn package(ctx: &Ctx, entry: &Entry, reader: &mut Reader) -> bool {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .start(reader.info());
+        entry.cmaf().start(reader.info());
+        entry.publish_version();
         started = true;
     }
+    let mut cmaf_errors = 0u64;
     loop {
         let ev = tokio::select! {
             _ = ctx.cancel.cancelled() => return false,
@@ -188,6 +220,16 @@ async fn package(ctx: &Ctx, entry: &Entry, reader: &mut Reader) -> bool {
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .push(&f, unix_ms());
+                    let mut cmaf = entry.cmaf();
+                    cmaf.push(&f, SystemTime::now());
+                    if let Some(e) = cmaf.take_error() {
+                        cmaf_errors += 1;
+                        if cmaf_errors.is_power_of_two() {
+                            warn!(error = %e, count = cmaf_errors, "CMAF packager dropped a frame");
+                        }
+                    }
+                    drop(cmaf);
+                    entry.publish_version();
                 }
             }
             ReaderEvent::Tracks(info) => {
@@ -196,6 +238,8 @@ async fn package(ctx: &Ctx, entry: &Entry, reader: &mut Reader) -> bool {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .start(&info);
+                entry.cmaf().start(&info);
+                entry.publish_version();
                 started = true;
             }
             ReaderEvent::Ended(reason) => {
@@ -221,6 +265,8 @@ fn start_packager(ctx: &Arc<Ctx>, path: StreamPath) {
             loop {
                 let ended = package(&ctx2, &entry, &mut reader).await;
                 entry.seg.lock().unwrap_or_else(|e| e.into_inner()).flush();
+                entry.cmaf().end();
+                entry.publish_version();
                 if reader.dropped() > 0 {
                     warn!(
                         dropped = reader.dropped(),

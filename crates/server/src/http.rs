@@ -20,7 +20,7 @@ use tracing::{info, warn};
 use weir_hub::LagPolicy;
 use weir_media::StreamPath;
 
-use crate::{Ctx, flv_out, web};
+use crate::{Ctx, cmaf_http, flv_out, web};
 
 pub(crate) async fn serve(listener: TcpListener, ctx: Arc<Ctx>) {
     let cors = HeaderValue::from_str(&ctx.cfg.http.cors_allow_origin)
@@ -28,7 +28,10 @@ pub(crate) async fn serve(listener: TcpListener, ctx: Arc<Ctx>) {
     let app = Router::new()
         .route("/", get(web::landing))
         .route("/assets/hls.min.js", get(web::hlsjs))
+        .route("/assets/dash.all.min.js", get(web::dashjs))
+        .route("/play/{*path}", get(web::play))
         .route("/api/v1/streams", get(web::streams_json))
+        .route("/api/v1/time", get(web::time))
         .fallback(media)
         .layer(axum::middleware::map_response(move |mut res: Response| {
             let cors = cors.clone();
@@ -77,6 +80,7 @@ enum MediaRequest {
     Flv(StreamPath),
     Playlist(StreamPath),
     Segment(StreamPath, u64),
+    Cmaf(StreamPath, cmaf_http::CmafRequest),
 }
 
 /// Why a media URL was refused.
@@ -110,6 +114,9 @@ fn parse_media(path: &str) -> Result<MediaRequest, UrlError> {
     {
         return Ok(MediaRequest::Playlist(sp(s)?));
     }
+    if let Some((s, req)) = cmaf_http::parse(p) {
+        return Ok(MediaRequest::Cmaf(sp(s)?, req));
+    }
     if let Some((s, file)) = p.rsplit_once('/')
         && let Some(n) = file.strip_prefix("seg").and_then(|f| f.strip_suffix(".ts"))
         && let Ok(n) = n.parse::<u64>()
@@ -124,6 +131,7 @@ async fn media(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
+    headers: axum::http::HeaderMap,
 ) -> Response {
     if method == Method::OPTIONS {
         return StatusCode::NO_CONTENT.into_response();
@@ -156,7 +164,24 @@ async fn media(
             );
         }
     };
+    let req = match (req, ctx.cfg.hls.default_variant) {
+        (MediaRequest::Playlist(path), v)
+            if uri.path().ends_with("/index.m3u8") && v != weir_config::HlsVariant::Ts =>
+        {
+            MediaRequest::Cmaf(
+                path,
+                cmaf_http::CmafRequest::Playlist {
+                    ll: v == weir_config::HlsVariant::Ll,
+                },
+            )
+        }
+        (r, _) => r,
+    };
     match req {
+        MediaRequest::Cmaf(path, r) => {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned);
+            cmaf_http::serve(ctx.clone(), path, r, uri.query().unwrap_or(""), &headers, host.as_deref()).await
+        }
         MediaRequest::Flv(path) => match ctx.hub.subscribe(&path, LagPolicy::SkipToKeyframe) {
             Ok(reader) => {
                 let id = ctx.conn_id();

@@ -5,6 +5,7 @@
 //! connection task is told to finish, HLS packagers flush, and `run` returns when all supervised
 //! tasks are done.
 
+mod cmaf_http;
 mod flv_out;
 mod hls;
 mod http;

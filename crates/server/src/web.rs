@@ -1,4 +1,5 @@
-//! The landing page: live streams, a player (hls.js, served by Weir itself) and the URLs to copy.
+//! The landing page (live streams, a player, the URLs to copy), the `/play/APP/STREAM` player
+//! page, and the player libraries (hls.js, dash.js) that Weir serves itself.
 
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
@@ -14,22 +15,63 @@ use crate::Ctx;
 /// Whether hls.js was installed (by the project's setup, from npm) when this binary was built.
 pub(crate) const HLSJS_BUNDLED: bool = cfg!(weir_hlsjs);
 
+/// Whether dash.js was installed (by the project's setup, from npm) when this binary was built.
+pub(crate) const DASHJS_BUNDLED: bool = cfg!(weir_dashjs);
+
 const HLSJS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/hls.min.js"));
+const DASHJS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/dash.all.min.js"));
 const INDEX_HTML: &str = include_str!("../assets/index.html");
+const PLAY_HTML: &str = include_str!("../assets/play.html");
 
 pub(crate) async fn landing() -> Html<&'static str> {
     Html(INDEX_HTML)
 }
 
-pub(crate) async fn hlsjs() -> Response {
+/// `GET /play/APP/STREAM`: one static page for every stream; it reads the stream path from
+/// `location.pathname` and the protocol from `?mode=`.
+pub(crate) async fn play() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        PLAY_HTML,
+    )
+        .into_response()
+}
+
+fn script(js: &'static [u8]) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=86400"),
         ],
-        HLSJS,
+        js,
     )
         .into_response()
+}
+
+/// The server's wall clock as ISO 8601 (DASH `UTCTiming`, `urn:mpeg:dash:utc:http-iso:2014`).
+pub(crate) async fn time() -> Response {
+    let ms = std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache, no-store"),
+        ],
+        weir_hls::format_program_date_time(ms),
+    )
+        .into_response()
+}
+
+pub(crate) async fn hlsjs() -> Response {
+    script(HLSJS)
+}
+
+pub(crate) async fn dashjs() -> Response {
+    script(DASHJS)
 }
 
 #[derive(Serialize)]
@@ -39,6 +81,7 @@ struct StreamsJson {
     srt_port: Option<u16>,
     hls_enabled: bool,
     player_bundled: bool,
+    dash_player_bundled: bool,
     streams: Vec<StreamJson>,
 }
 
@@ -167,6 +210,7 @@ pub(crate) async fn streams_json(State(ctx): State<Arc<Ctx>>) -> Response {
         srt_port: ctx.srt_port,
         hls_enabled: ctx.cfg.hls.enabled,
         player_bundled: HLSJS_BUNDLED,
+        dash_player_bundled: DASHJS_BUNDLED,
         streams,
     };
     (

@@ -732,3 +732,124 @@ impl Drop for LossyRelay {
         }
     }
 }
+
+/// What [`browser_play`] saw: the JSON object that `crates/weir/tests/js/play.mjs` prints.
+#[derive(Debug, Clone)]
+pub struct BrowserReport {
+    /// The driver's verdict: the player became ready, the video advanced, no player error.
+    pub ok: bool,
+    /// Whether the video started playing (`window.weirPlayer.ready` on the `/play/` page).
+    pub ready: bool,
+    /// `weirPlayer.mode` (`ll`, `hls`, `fmp4`, `dash`), when the page has a `weirPlayer`.
+    pub mode: Option<String>,
+    /// `weirPlayer.engine` (`hls.js`, `dash.js`, `native`).
+    pub engine: Option<String>,
+    /// `video.currentTime` at the first sample, s.
+    pub first_time: f64,
+    /// `video.currentTime` at the last sample, s.
+    pub last_time: f64,
+    /// `last_time - first_time`: how far the video played while sampled, s.
+    pub advanced_s: f64,
+    /// `weirPlayer.latency` every 500 ms (only the samples where it was known), s.
+    pub latency_samples: Vec<f64>,
+    /// Median of `latency_samples`.
+    pub latency_median: Option<f64>,
+    /// Median of the `weirPlayer.bitrateKbps` samples.
+    pub bitrate_kbps: Option<f64>,
+    /// `weirPlayer.errors` at the end: fatal player errors and unavailable sources.
+    pub errors: Vec<String>,
+    /// `weirPlayer.warnings`: errors the player recovered from.
+    pub warnings: Vec<String>,
+    /// Console errors and uncaught exceptions of the page.
+    pub console_errors: Vec<String>,
+    /// The screenshot, when one was taken.
+    pub screenshot: Option<PathBuf>,
+    /// The driver's own failure (never ready, timeout, no browser), if any.
+    pub error: Option<String>,
+    /// The whole JSON object.
+    pub json: serde_json::Value,
+    /// The driver's standard error.
+    pub stderr: String,
+}
+
+/// The headless-Chromium driver script.
+pub fn browser_driver() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../weir/tests/js/play.mjs")
+}
+
+/// Loads `page_url` in headless Chromium (Playwright from `web/node_modules`, the system
+/// `/usr/bin/chromium`), waits for its video to play (at most 30 s), samples it every 500 ms
+/// for `seconds`, saves a screenshot to `screenshot` and reports. Bounded in time; panics with
+/// the driver's stderr when it prints no JSON.
+pub fn browser_play(page_url: &str, seconds: u32, screenshot: &Path) -> BrowserReport {
+    require_cmd("node", &["--version"]);
+    const READY_TIMEOUT_S: u64 = 30;
+    let script = browser_driver();
+    let out = run_bounded(
+        Command::new("node")
+            .arg(&script)
+            .arg(page_url)
+            .arg(seconds.to_string())
+            .arg(screenshot)
+            .arg(READY_TIMEOUT_S.to_string()),
+        // The driver bounds itself at READY + seconds + 40 s; this is the backstop.
+        Duration::from_secs(READY_TIMEOUT_S + u64::from(seconds) + 70),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json: serde_json::Value = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l.trim()).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "the browser driver ({}) printed no JSON for {page_url}\nstdout:\n{stdout}\nstderr:\n{}",
+                script.display(),
+                out.stderr
+            )
+        });
+    let f = |k: &str| json[k].as_f64();
+    let s = |k: &str| json[k].as_str().map(str::to_owned);
+    let strings = |k: &str| -> Vec<String> {
+        json[k]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    BrowserReport {
+        ok: json["ok"].as_bool().unwrap_or(false),
+        ready: json["ready"].as_bool().unwrap_or(false),
+        mode: s("mode"),
+        engine: s("engine"),
+        first_time: f("first_time").unwrap_or(0.0),
+        last_time: f("last_time").unwrap_or(0.0),
+        advanced_s: f("advanced_s").unwrap_or(0.0),
+        latency_samples: json["latency_samples"]
+            .as_array()
+            .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
+            .unwrap_or_default(),
+        latency_median: f("latency_median"),
+        bitrate_kbps: f("bitrate_kbps"),
+        errors: strings("errors"),
+        warnings: strings("warnings"),
+        console_errors: strings("console_errors"),
+        screenshot: s("screenshot").map(PathBuf::from),
+        error: s("error"),
+        stderr: out.stderr,
+        json,
+    }
+}
+
+/// CPU time (user + system, seconds) a process has used, from `/proc/PID/stat`.
+pub fn proc_cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 (1-based) of the whole line: 11 and 12 here.
+    (ticks(11) + ticks(12)) / 100.0
+}
