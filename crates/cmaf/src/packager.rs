@@ -490,11 +490,10 @@ impl CmafPackager {
             })
             .collect();
         let max_seg_us = segments.iter().map(|s| s.duration_us).max().unwrap_or(0);
-        let target = self
-            .cfg
-            .target_duration_ms
-            .div_ceil(1000)
-            .max(max_seg_us.div_ceil(1_000_000));
+        // RFC 8216 4.3.3.1: every EXTINF, rounded to the nearest integer, is at most the target.
+        let target = ((self.cfg.target_duration_ms + 500) / 1000)
+            .max((max_seg_us + 500_000) / 1_000_000)
+            .max(1);
         // Timestamps are rebased so that media time 0 is the first keyframe, which arrived at
         // the availability start time: every track's presentation time offset is 0.
         let time_offsets = vec![0; descs.len()];

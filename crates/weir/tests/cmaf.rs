@@ -64,6 +64,25 @@ fn fmp4_hls_ll_hls_and_dash_decode_cleanly() {
         "{headers}"
     );
     assert_eq!(&init[4..8], b"ftyp");
+    // HTTP/2 (prior knowledge, as CDNs and curl use it) and HTTP/1.1 keep-alive both work.
+    let out = tk::run_bounded(
+        std::process::Command::new("curl").args([
+            "-s",
+            "--http2-prior-knowledge",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{response_code}",
+            &w.http("live/c/fmp4.m3u8"),
+        ]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "2 200",
+        "{}",
+        out.stderr
+    );
     let (status, _, v_init) = w.get("/live/c/dash/1/init.mp4");
     assert_eq!(status, 200);
     assert!(v_init.windows(4).any(|b| b == b"avc1"));
@@ -107,7 +126,7 @@ fn ll_hls_blocks_streams_parts_and_skips() {
             .unwrap()
             .parse()
             .unwrap();
-        assert!(d <= 0.334 && d >= 0.2, "{l}");
+        assert!((0.2..=0.334).contains(&d), "{l}");
     }
 
     // Blocking reload: ask for the part after the hinted one; it comes within about two parts.
@@ -211,6 +230,64 @@ fn a_thousand_blocking_requests_are_cheap() {
     assert_eq!(
         ok, n,
         "only {ok} of {n} blocking requests were answered with the part"
+    );
+    assert!(w.alive());
+}
+
+/// Low-latency DASH: the MPD announces the segment being written, which is sent as it grows.
+#[test]
+fn low_latency_dash_streams_the_open_segment() {
+    let _p = tk::heavy();
+    let mut w = weir("lldash", "[hls]\ndash_low_latency = true\n");
+    let _pub = tk::publish(&w.rtmp("live/d"));
+    w.wait_live("live/d");
+    let mpd =
+        String::from_utf8_lossy(&w.wait_http_ok("/live/d/index.mpd", Duration::from_secs(15)))
+            .into_owned();
+    for attr in [
+        "availabilityTimeComplete=\"false\"",
+        "availabilityTimeOffset=",
+        "<ServiceDescription",
+        "<UTCTiming",
+    ] {
+        assert!(mpd.contains(attr), "no {attr} in\n{mpd}");
+    }
+    // The segment after the last listed one is being written: it arrives, complete, in about
+    // one segment duration, and starts with styp + moof.
+    let start: u64 = mpd
+        .split("startNumber=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let listed = mpd
+        .split("<AdaptationSet")
+        .nth(1)
+        .unwrap()
+        .matches("<S ")
+        .count() as u64;
+    let repeats: u64 = mpd
+        .split("<AdaptationSet")
+        .nth(1)
+        .unwrap()
+        .split(" r=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    let open = start + listed + repeats;
+    let t = Instant::now();
+    let (status, _, seg) = w.get(&format!("/live/d/dash/1/seg{open}.m4s"));
+    assert_eq!(status, 200);
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(&seg[4..8], b"styp");
+    assert!(
+        seg.windows(4).filter(|b| *b == b"moof").count() > 10,
+        "one moof per frame expected"
     );
     assert!(w.alive());
 }

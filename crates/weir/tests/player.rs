@@ -71,26 +71,19 @@ fn play_page_and_player_libraries_are_served() {
     assert!(String::from_utf8_lossy(&landing).contains("/play/${s.path}"));
 }
 
-/// `/play/live/p?mode=hls` plays the MPEG-TS playlist with hls.js in Chromium for 8 s.
-#[test]
-fn play_page_plays_hls_in_chromium() {
-    tk::require("ffmpeg");
-    let _p = tk::heavy();
-    let w = weir("player_hls");
-    let _pub = tk::publish(&w.rtmp("live/p"));
-    w.wait_live("live/p");
-    w.wait_http_ok("/live/p/ts.m3u8", Duration::from_secs(20));
-    let shot = dir("player_hls").join("play-hls.png");
+/// Plays `/play/live/p?mode=MODE` in Chromium for 8 s and checks the player kept up.
+fn assert_mode_plays(w: &Weir, mode: &str, engine: &str) -> tk::BrowserReport {
+    let shot = dir("player_modes").join(format!("play-{mode}.png"));
     let _ = std::fs::remove_file(&shot);
-    let r = tk::browser_play(&w.http("play/live/p?mode=hls"), 8, &shot);
-    let ctx = format!("report: {:#}\nstderr: {}", r.json, r.stderr);
+    let r = tk::browser_play(&w.http(&format!("play/live/p?mode={mode}")), 8, &shot);
+    let ctx = format!("{mode}: report: {:#}\nstderr: {}", r.json, r.stderr);
     assert!(
         r.ready,
         "the player never started: {ctx}\nlog:\n{}",
         w.log_text()
     );
-    assert_eq!(r.mode.as_deref(), Some("hls"), "{ctx}");
-    assert_eq!(r.engine.as_deref(), Some("hls.js"), "{ctx}");
+    assert_eq!(r.mode.as_deref(), Some(mode), "{ctx}");
+    assert_eq!(r.engine.as_deref(), Some(engine), "{ctx}");
     assert!(
         r.advanced_s >= 6.0,
         "played only {} s in 8 s: {ctx}",
@@ -112,5 +105,34 @@ fn play_page_plays_hls_in_chromium() {
         size > 20_000,
         "screenshot {} is {size} bytes: {ctx}",
         shot.display()
+    );
+    eprintln!(
+        "{mode}: advanced {:.1} s, latency {:?} s",
+        r.advanced_s, r.latency_median
+    );
+    r
+}
+
+/// The player page plays HLS (MPEG-TS), HLS (fMP4), LL-HLS and DASH in Chromium, each for 8 s;
+/// LL-HLS stays within 2.5 s of live on loopback (wall clock minus EXT-X-PROGRAM-DATE-TIME,
+/// corrected for the server's clock).
+#[test]
+fn play_page_plays_every_mode_in_chromium() {
+    tk::require("ffmpeg");
+    let _p = tk::heavy();
+    let w = Weir::start(env!("CARGO_BIN_EXE_weir"), &dir("player_modes"), "");
+    let _pub = tk::publish(&w.rtmp("live/p"));
+    w.wait_live("live/p");
+    w.wait_http_ok("/live/p/ts.m3u8", Duration::from_secs(20));
+    w.wait_http_ok("/live/p/index.mpd", Duration::from_secs(20));
+    assert_mode_plays(&w, "hls", "hls.js");
+    assert_mode_plays(&w, "fmp4", "hls.js");
+    assert_mode_plays(&w, "dash", "dash.js");
+    let ll = assert_mode_plays(&w, "ll", "hls.js");
+    let latency = ll.latency_median.unwrap_or(f64::MAX);
+    assert!(
+        latency <= 2.5,
+        "LL-HLS latency {latency:.2} s > 2.5 s: {:#}",
+        ll.json
     );
 }
