@@ -545,6 +545,7 @@ impl CmafPackager {
                     data: Bytes::new(),
                     chunks: 0,
                     done: false,
+                    modified_unix_ms: 0,
                 });
             }
             None => return None,
@@ -564,10 +565,16 @@ impl CmafPackager {
         };
         let done = seg.complete || matches!(index, Some(i) if i < seg.parts.len()) || self.ended;
         let from = from_chunk.min(chunks.len());
+        // When what was asked for was last written to: its end on the segment's wall clock.
+        let written_us: u64 = match index {
+            Some(i) => seg.parts.iter().take(i + 1).map(|p| p.duration_us).sum(),
+            None => seg.duration_us,
+        };
         Some(Progress {
             data: concat(chunks[from..].iter().copied(), track),
             chunks: chunks.len(),
             done,
+            modified_unix_ms: seg.pdt_unix_ms + (written_us / 1000) as i64,
         })
     }
 
@@ -586,6 +593,8 @@ pub struct Progress {
     pub chunks: usize,
     /// Nothing more will be added.
     pub done: bool,
+    /// Wall clock (Unix ms) of the end of what was written: `Last-Modified`.
+    pub modified_unix_ms: i64,
 }
 
 fn concat<'a>(chunks: impl IntoIterator<Item = &'a Chunk>, track: Option<usize>) -> Bytes {

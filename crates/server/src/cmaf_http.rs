@@ -328,7 +328,13 @@ async fn grow(entry: Arc<Entry>, msn: u64, part: Option<usize>, track: Option<us
         );
     };
     if first.done {
-        return bytes(MP4, IMMUTABLE, first.data);
+        let mut res = bytes(MP4, IMMUTABLE, first.data);
+        let modified =
+            SystemTime::UNIX_EPOCH + Duration::from_millis(first.modified_unix_ms.max(0) as u64);
+        if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(modified)) {
+            res.headers_mut().insert(header::LAST_MODIFIED, v);
+        }
+        return res;
     }
     // State: the receiver (None once the last bytes went out), chunks sent, bytes to send.
     let state = (Some(rx), first.chunks, Some(first.data));

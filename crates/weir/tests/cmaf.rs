@@ -83,6 +83,23 @@ fn fmp4_hls_ll_hls_and_dash_decode_cleanly() {
         "{}",
         out.stderr
     );
+    // Completed segments carry Last-Modified and an immutable cache lifetime.
+    let (_, pl) = get_text(&w, "/live/c/fmp4.m3u8");
+    let seg = pl.lines().find(|l| l.ends_with(".m4s")).expect("a segment");
+    let (status, headers, _) = w.get(&format!("/live/c/{seg}"));
+    assert_eq!(status, 200);
+    let h = headers.to_ascii_lowercase();
+    assert!(
+        h.contains("last-modified: ") && h.contains("cache-control: public, max-age=3600"),
+        "{headers}"
+    );
+    let (_, headers, _) = w.get("/live/c/fmp4.m3u8");
+    assert!(
+        headers.to_ascii_lowercase().contains("etag: \"v"),
+        "{headers}"
+    );
+    let (status, headers, _) = w.get("/live/c/dash/1/init.mp4");
+    assert_eq!(status, 200, "{headers}");
     let (status, _, v_init) = w.get("/live/c/dash/1/init.mp4");
     assert_eq!(status, 200);
     assert!(v_init.windows(4).any(|b| b == b"avc1"));
