@@ -226,8 +226,19 @@ async fn playlist(
     headers: &HeaderMap,
 ) -> Response {
     let q = Query::parse(query);
-    let msn: Option<u64> = q.get("_HLS_msn").and_then(|v| v.parse().ok());
-    let part: Option<usize> = q.get("_HLS_part").and_then(|v| v.parse().ok());
+    let number = |key: &str| {
+        q.get(key)
+            .map(|v| v.parse::<u64>().map_err(|_| key.to_owned()))
+    };
+    let (msn, part) = match (
+        number("_HLS_msn").transpose(),
+        number("_HLS_part").transpose(),
+    ) {
+        (Ok(m), Ok(p)) => (m, p.map(|p| usize::try_from(p).unwrap_or(usize::MAX))),
+        (Err(k), _) | (_, Err(k)) => {
+            return text(StatusCode::BAD_REQUEST, format!("{k} must be a number\n"));
+        }
+    };
     let skip = q.get("_HLS_skip").is_some_and(|v| v == "YES" || v == "v2");
     if ll && q.get("_HLS_part").is_some() && msn.is_none() {
         return text(StatusCode::BAD_REQUEST, "_HLS_part needs _HLS_msn\n");

@@ -177,6 +177,11 @@ fn ll_hls_blocks_streams_parts_and_skips() {
     );
     assert!(part.windows(4).any(|b| b == b"moof") && part.windows(4).any(|b| b == b"mdat"));
 
+    // Malformed numbers: 400.
+    for q in ["_HLS_msn=abc", "_HLS_msn=1&_HLS_part=-1", "_HLS_part=2"] {
+        let (status, _) = get_text(&w, &format!("/live/ll/ll.m3u8?{q}"));
+        assert_eq!(status, 400, "{q}");
+    }
     // Far ahead: 400 at once.
     let t = Instant::now();
     let (status, _) = get_text(&w, &format!("/live/ll/ll.m3u8?_HLS_msn={}", msn + 10));
