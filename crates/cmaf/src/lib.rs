@@ -25,3 +25,6 @@ pub use timeline::{PartDesc, SegmentDesc, Timeline, TrackDesc, TrackSpan};
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod packager_tests;

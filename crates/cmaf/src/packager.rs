@@ -502,7 +502,15 @@ impl CmafPackager {
             segments,
             target_duration_s: target,
             part_target_us: self.cfg.part_target_ms * 1000,
-            discontinuity_sequence: self.discontinuity_sequence,
+            // Discontinuities before the first listed segment: those evicted, plus those of the
+            // segments still held but no longer listed.
+            discontinuity_sequence: self.discontinuity_sequence
+                + self
+                    .segments
+                    .iter()
+                    .take(self.segments.len() - self.listed().count())
+                    .filter(|s| s.discontinuity)
+                    .count() as u64,
             ended: self.ended,
             availability_start_unix_ms: self.availability_start_unix_ms,
             time_offsets,
