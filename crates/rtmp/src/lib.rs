@@ -1,4 +1,5 @@
-//! RTMP for Weir, sans-IO: handshake, chunk stream, messages, AMF0 commands and a server session.
+//! RTMP for Weir, sans-IO: handshake, chunk stream, messages, AMF0 commands, a server session
+//! and a client session (to play or publish, see [`client`]).
 //!
 //! Implements the Adobe RTMP specification 1.0 (December 2012): the plain handshake and the
 //! digest ("complex") handshake some encoders send, all four chunk header formats, extended
@@ -18,6 +19,7 @@
 //! ```
 
 pub mod chunk;
+pub mod client;
 pub mod command;
 mod error;
 pub mod handshake;
@@ -25,5 +27,6 @@ pub mod ingest;
 pub mod message;
 pub mod session;
 
+pub use client::{ClientConfig, ClientEvent, ClientSession, RtmpUrl};
 pub use error::RtmpError;
 pub use session::{ServerEvent, ServerSession, SessionConfig};

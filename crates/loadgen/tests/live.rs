@@ -1,0 +1,103 @@
+//! The load generator against the real `weir` binary: 20 RTMP and 20 HTTP-FLV players on the
+//! fixture clip (published with ffmpeg), 6 seconds. Needs ffmpeg and a built server:
+//! `cargo build -p weir` first.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use weir_testkit::{self as tk, FPS, Weir};
+
+/// `target/<profile>/weir`, beside this test's `deps/` directory.
+fn weir_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/<test>");
+    let bin = profile_dir.join("weir");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p weir` first",
+        bin.display()
+    );
+    bin
+}
+
+#[test]
+fn loadgen_plays_rtmp_and_http_flv_from_weir() {
+    tk::require("ffmpeg");
+    let bin = weir_bin();
+    let _permit = tk::heavy();
+    let dir = std::env::temp_dir().join(format!("weir-loadgen-{}", std::process::id()));
+    let mut w = Weir::start(bin.to_str().expect("utf-8 path"), &dir, "");
+    let _publisher = tk::publish(&w.rtmp("live/load"));
+    w.wait_live("live/load");
+    let pid = w.proc.child.id().to_string();
+    let rtmp = w.rtmp("live/load");
+    let flv = w.http("live/load.flv");
+    let out = tk::run_bounded(
+        Command::new(env!("CARGO_BIN_EXE_weir-loadgen")).args([
+            "--url",
+            &rtmp,
+            "--url",
+            &flv,
+            "--players",
+            "20",
+            "--duration",
+            "6",
+            "--warmup",
+            "1",
+            "--ramp-per-sec",
+            "200",
+            "--server-pid",
+            &pid,
+            "--json",
+        ]),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status_ok,
+        "weir-loadgen failed: {}\nserver log:\n{}",
+        out.stderr,
+        w.log_text()
+    );
+    let line = String::from_utf8_lossy(&out.stdout);
+    let j: serde_json::Value = serde_json::from_str(line.trim())
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {line}\n{}", out.stderr));
+    let table = &out.stderr;
+    assert_eq!(j["version"], 1, "{table}");
+    let window = j["window_s"].as_f64().unwrap();
+    assert!((4.5..=5.5).contains(&window), "window {window}\n{table}");
+    // The first second of the window may be short of frames while the GOP cache drains; ask
+    // for 90 % of the clip's frame rate over the window.
+    let expected = window * FPS as f64 * 0.9;
+    let targets = j["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2);
+    for (t, proto) in targets.iter().zip(["rtmp", "http-flv"]) {
+        let ctx = format!("{proto}: {t}\n{table}");
+        assert_eq!(t["protocol"], proto, "{ctx}");
+        for k in ["players_started", "players_connected", "players_alive"] {
+            assert_eq!(t[k], 20, "{k} {ctx}");
+        }
+        assert!(t["errors"].as_object().unwrap().is_empty(), "{ctx}");
+        assert!(
+            t["video_frames"]["min"].as_f64().unwrap() >= expected,
+            "{ctx}"
+        );
+        assert!(t["kbps"]["min"].as_f64().unwrap() > 1500.0, "{ctx}");
+        assert!(
+            t["first_keyframe_ms"]["max"].as_f64().unwrap() < 1000.0,
+            "{ctx}"
+        );
+        assert_eq!(t["first_keyframe_ms"]["n"], 20, "{ctx}");
+        assert_eq!(t["parse_errors"], 0, "{ctx}");
+        assert_eq!(t["kept_up_share"], 1.0, "{ctx}");
+    }
+    let server = &j["server"];
+    assert_eq!(server["pid"].as_u64().unwrap().to_string(), pid, "{table}");
+    assert!(server["cpu_s"].as_f64().unwrap() > 0.0, "{table}");
+    assert!(server["rss_end_kb"].as_u64().unwrap() > 0, "{table}");
+    assert!(j["loadgen"]["cpu_s"].as_f64().unwrap() > 0.0, "{table}");
+    assert!(w.alive(), "server still running");
+}
