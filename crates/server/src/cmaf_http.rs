@@ -248,9 +248,9 @@ async fn playlist(
         let mut rx = entry.changed.subscribe();
         let t = entry.cmaf().timeline();
         let last_msn = t.next_msn();
-        // RFC 8216bis 6.2.5.2: more than two segments ahead, or a part index beyond the
+        // RFC 8216bis 6.2.5.2: more than two segments past the last one, or a part index beyond the
         // advance limit, is a bad request.
-        let too_far = msn > last_msn + 1
+        let too_far = msn > last_msn + 2
             || part.is_some_and(|p| {
                 let known = if msn == last_msn {
                     t.open().map_or(0, |o| o.parts.len())
