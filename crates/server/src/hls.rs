@@ -107,11 +107,14 @@ impl HlsStore {
         self.get(path).is_some()
     }
 
-    /// Segment `sequence` of `path`.
-    pub fn segment(&self, path: &StreamPath, sequence: u64) -> Option<Bytes> {
+    /// Segment `sequence` of `path`, with the wall clock (Unix ms) at which it was complete.
+    pub fn segment(&self, path: &StreamPath, sequence: u64) -> Option<(Bytes, Option<i64>)> {
         let e = self.get(path)?;
         let seg = e.seg.lock().unwrap_or_else(|e| e.into_inner());
-        seg.segment(sequence).map(|s| s.data.clone())
+        seg.segment(sequence).map(|s| {
+            let written = s.program_date_time_ms.map(|t| t + s.duration_ms as i64);
+            (s.data.clone(), written)
+        })
     }
 
     /// Claims the packager slot for `path`; `None` if a packager already runs for it.

@@ -216,14 +216,23 @@ async fn media(
             None => text(StatusCode::NOT_FOUND, format!("stream {path} not found\n")),
         },
         MediaRequest::Segment(path, n) => match ctx.hls.segment(&path, n) {
-            Some(data) => (
-                [
-                    (header::CONTENT_TYPE, "video/mp2t"),
-                    (header::CACHE_CONTROL, "public, max-age=3600"),
-                ],
-                data,
-            )
-                .into_response(),
+            Some((data, written)) => {
+                let mut res = (
+                    [
+                        (header::CONTENT_TYPE, "video/mp2t"),
+                        (header::CACHE_CONTROL, "public, max-age=3600"),
+                    ],
+                    data,
+                )
+                    .into_response();
+                if let Some(ms) = written {
+                    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+                    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(t)) {
+                        res.headers_mut().insert(header::LAST_MODIFIED, v);
+                    }
+                }
+                res
+            }
             None => text(StatusCode::NOT_FOUND, format!("segment {n} of {path} not found (expired or not yet written)\n")),
         },
     }

@@ -59,6 +59,7 @@ fn hls_headers_segments_and_errors() {
     let head = head.to_ascii_lowercase();
     assert!(head.contains("content-type: video/mp2t"), "{head}");
     assert!(head.contains("cache-control: public"), "{head}");
+    assert!(head.contains("last-modified: "), "{head}");
     assert_eq!(ts.len() % 188, 0);
     // Each segment is accepted by ffprobe with zero errors and starts on a keyframe.
     let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hls_headers/seg.ts");
