@@ -550,7 +550,7 @@ impl CmafPackager {
             // The next part or segment, not started yet: wait for it.
             None if msn == self.next_msn && !self.ended => {
                 return Some(Progress {
-                    data: Bytes::new(),
+                    pieces: Vec::new(),
                     chunks: 0,
                     done: false,
                     modified_unix_ms: 0,
@@ -579,7 +579,7 @@ impl CmafPackager {
             None => seg.duration_us,
         };
         Some(Progress {
-            data: concat(chunks[from..].iter().copied(), track),
+            pieces: pieces(chunks[from..].iter().copied(), track),
             chunks: chunks.len(),
             done,
             modified_unix_ms: seg.pdt_unix_ms + (written_us / 1000) as i64,
@@ -595,14 +595,46 @@ impl CmafPackager {
 /// A part or segment being served while it is written.
 #[derive(Debug, Clone)]
 pub struct Progress {
-    /// The chunks from the requested one on.
-    pub data: Bytes,
+    /// The fragments of the chunks from the requested one on, in order: served as they are,
+    /// without copying them into one buffer.
+    pub pieces: Vec<Bytes>,
     /// Chunks written so far in total.
     pub chunks: usize,
     /// Nothing more will be added.
     pub done: bool,
     /// Wall clock (Unix ms) of the end of what was written: `Last-Modified`.
     pub modified_unix_ms: i64,
+}
+
+impl Progress {
+    /// Total length of [`Progress::pieces`].
+    pub fn len(&self) -> usize {
+        self.pieces.iter().map(Bytes::len).sum()
+    }
+
+    /// True when there are no bytes (yet).
+    pub fn is_empty(&self) -> bool {
+        self.pieces.iter().all(Bytes::is_empty)
+    }
+
+    /// The pieces copied into one buffer.
+    pub fn to_bytes(&self) -> Bytes {
+        let mut out = BytesMut::with_capacity(self.len());
+        self.pieces.iter().for_each(|b| out.extend_from_slice(b));
+        out.freeze()
+    }
+}
+
+/// The fragments of `chunks`: every track's, or only `track`'s (reference-counted, not copied).
+fn pieces<'a>(chunks: impl IntoIterator<Item = &'a Chunk>, track: Option<usize>) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    for c in chunks {
+        match track {
+            Some(t) => out.extend(c.tracks.get(t).filter(|b| !b.is_empty()).cloned()),
+            None => out.extend(c.tracks.iter().filter(|b| !b.is_empty()).cloned()),
+        }
+    }
+    out
 }
 
 fn concat<'a>(chunks: impl IntoIterator<Item = &'a Chunk>, track: Option<usize>) -> Bytes {

@@ -162,11 +162,12 @@ fn the_open_part_grows_and_the_next_is_awaited() {
     let next = p
         .progress(open.msn + 1, Some(0), None, 0)
         .expect("the next segment");
-    assert!(next.data.is_empty() && !next.done);
+    assert!(next.is_empty() && !next.done);
     assert!(!t.has(open.msn, Some(hinted)) && t.has(open.msn, Some(hinted.saturating_sub(1))));
     // DASH: one track's bytes only.
-    let v = p.progress(7, None, Some(0), 0).unwrap().data;
-    let all = p.progress(7, None, None, 0).unwrap().data;
+    let v = p.progress(7, None, Some(0), 0).unwrap().to_bytes();
+    let all = p.progress(7, None, None, 0).unwrap().to_bytes();
+    assert_eq!(all, p.progress(7, None, None, 0).unwrap().pieces.concat());
     assert!(v.len() < all.len() && !v.is_empty());
 }
 

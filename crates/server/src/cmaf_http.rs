@@ -339,7 +339,21 @@ async fn grow(entry: Arc<Entry>, msn: u64, part: Option<usize>, track: Option<us
         );
     };
     if first.done {
-        let mut res = bytes(MP4, IMMUTABLE, first.data);
+        // The fragments go out as they are stored: no copy into one buffer per request.
+        let len = first.len();
+        let body = Body::from_stream(futures_util::stream::iter(
+            first.pieces.into_iter().map(Ok::<Bytes, std::io::Error>),
+        ));
+        let mut res = (
+            [
+                (header::CONTENT_TYPE, MP4),
+                (header::CACHE_CONTROL, IMMUTABLE),
+            ],
+            body,
+        )
+            .into_response();
+        res.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
         let modified =
             SystemTime::UNIX_EPOCH + Duration::from_millis(first.modified_unix_ms.max(0) as u64);
         if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(modified)) {
@@ -348,7 +362,7 @@ async fn grow(entry: Arc<Entry>, msn: u64, part: Option<usize>, track: Option<us
         return res;
     }
     // State: the receiver (None once the last bytes went out), chunks sent, bytes to send.
-    let state = (Some(rx), first.chunks, Some(first.data));
+    let state = (Some(rx), first.chunks, Some(first.to_bytes()));
     let stream = futures_util::stream::unfold(state, move |(rx, seen, initial)| {
         let entry = entry.clone();
         async move {
@@ -364,9 +378,9 @@ async fn grow(entry: Arc<Entry>, msn: u64, part: Option<usize>, track: Option<us
                 }
                 let next = entry.cmaf().progress(msn, part, track, seen);
                 match next {
-                    Some(n) if n.done => return Some((Ok(n.data), (None, n.chunks, None))),
-                    Some(n) if !n.data.is_empty() => {
-                        return Some((Ok(n.data), (Some(rx), n.chunks, None)));
+                    Some(n) if n.done => return Some((Ok(n.to_bytes()), (None, n.chunks, None))),
+                    Some(n) if !n.is_empty() => {
+                        return Some((Ok(n.to_bytes()), (Some(rx), n.chunks, None)));
                     }
                     Some(_) => {}
                     None => return None,
