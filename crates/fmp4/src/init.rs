@@ -180,25 +180,8 @@ impl TrackSetup {
             Entry::Avc { avcc, .. } => {
                 format!("{fourcc}.{:02x}{:02x}{:02x}", avcc[1], avcc[2], avcc[3])
             }
-            Entry::Hevc { hvcc, .. } => {
-                let space = ["", "A", "B", "C"][usize::from(hvcc[1] >> 6)];
-                let tier = if hvcc[1] & 0x20 != 0 { 'H' } else { 'L' };
-                let profile = hvcc[1] & 0x1F;
-                let compat =
-                    u32::from_be_bytes([hvcc[2], hvcc[3], hvcc[4], hvcc[5]]).reverse_bits();
-                let level = hvcc[12];
-                let mut s = format!("{fourcc}.{space}{profile}.{compat:X}.{tier}{level}");
-                // The six constraint bytes, trailing zero bytes omitted.
-                let constraints = &hvcc[6..12];
-                let used = constraints
-                    .iter()
-                    .rposition(|&b| b != 0)
-                    .map_or(0, |p| p + 1);
-                for b in &constraints[..used] {
-                    s.push_str(&format!(".{b:X}"));
-                }
-                s
-            }
+            Entry::Hevc { hvcc, .. } => weir_media::codec::h265::rfc6381(&fourcc, hvcc)
+                .unwrap_or_else(|| format!("{fourcc}.1.6.L93.B0")),
             Entry::Aac { asc, .. } => {
                 // The object type as the AudioSpecificConfig says it (it parsed in `new`).
                 let object_type =

@@ -398,15 +398,16 @@ fn check_mp4box(out: &Output) {
         match &t.codec {
             // weir-media's strings name the out-of-band sample entries (`avc1`).
             CodecConfig::H264(_) if codec.starts_with("avc3") => {}
-            CodecConfig::H264(_) | CodecConfig::Aac(_) | CodecConfig::Opus(_) => {
+            CodecConfig::H265(_) if codec.starts_with("hev1") => {}
+            CodecConfig::H264(_)
+            | CodecConfig::H265(_)
+            | CodecConfig::Aac(_)
+            | CodecConfig::Opus(_) => {
                 assert!(
                     theirs.eq_ignore_ascii_case(&t.codec.rfc6381()),
                     "{name}: {theirs}"
                 );
             }
-            // weir-media's H265Config rfc6381() hard-codes the compatibility flags and the
-            // constraint byte (`hvc1.1.4.L60.B0`); the muxer derives them from the hvcC, as
-            // ISO/IEC 14496-15 Annex E says and mp4box.js does.
             _ => {}
         }
         let ts = timescale(t);

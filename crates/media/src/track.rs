@@ -97,7 +97,8 @@ impl CodecConfig {
             CodecConfig::H264(c) => {
                 format!("avc1.{:02x}{:02x}{:02x}", c.profile, c.compat, c.level)
             }
-            CodecConfig::H265(c) => format!("hvc1.{}.4.L{}.B0", c.profile, c.level),
+            CodecConfig::H265(c) => codec::h265::rfc6381("hvc1", &c.hvcc)
+                .unwrap_or_else(|| format!("hvc1.{}.6.L{}.B0", c.profile, c.level)),
             CodecConfig::Aac(c) => format!("mp4a.40.{}", c.object_type),
             CodecConfig::Opus(_) => "opus".to_owned(),
             CodecConfig::Av1(_) => "av01.0.08M.08".to_owned(),

@@ -273,6 +273,31 @@ pub fn parse_hvcc(rec: &[u8]) -> Result<HvccRecord, CodecError> {
     Ok(out)
 }
 
+/// The RFC 6381 codec string of an HEVC sample entry (ISO/IEC 14496-15 Annex E.3):
+/// `{fourcc}.{profile space}{profile}.{compatibility flags, bit-reversed, hex}.{tier}{level}`
+/// followed by the constraint bytes, trailing zero bytes omitted (`hvc1.1.6.L93.B0`).
+/// `None` when `hvcc` is shorter than its fixed header.
+pub fn rfc6381(fourcc: &str, hvcc: &[u8]) -> Option<String> {
+    if hvcc.len() < 13 {
+        return None;
+    }
+    let space = ["", "A", "B", "C"][usize::from(hvcc[1] >> 6)];
+    let tier = if hvcc[1] & 0x20 != 0 { 'H' } else { 'L' };
+    let profile = hvcc[1] & 0x1F;
+    let compat = u32::from_be_bytes([hvcc[2], hvcc[3], hvcc[4], hvcc[5]]).reverse_bits();
+    let level = hvcc[12];
+    let mut s = format!("{fourcc}.{space}{profile}.{compat:X}.{tier}{level}");
+    let constraints = &hvcc[6..12];
+    let used = constraints
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |p| p + 1);
+    for b in &constraints[..used] {
+        s.push_str(&format!(".{b:X}"));
+    }
+    Some(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
