@@ -7,13 +7,21 @@
 //! bounded in players and time, loopback-only unless told otherwise, and stops by itself; it
 //! reads the server's CPU and RSS from `/proc/<pid>` so the figures do not depend on the client.
 //!
-//! Modules: [`clients`] (one per protocol), [`media`] (what every player checks), [`stats`]
-//! (the report), [`run`] (ramp, window, join), [`procfs`], [`http`], [`target`].
+//! A publisher ([`publish`]) paces a pre-encoded FLV in real time and stamps every H.264 access
+//! unit with its wall-clock send time in an SEI NAL unit ([`sei`]); every player reads the stamp
+//! back, so the server-added latency is measured without trusting the server's timestamps.
+//!
+//! Modules: [`clients`] (one per protocol), [`media`] (what every player checks), [`sei`] (the
+//! stamp), [`latency`] (the shared histogram), [`publish`], [`stats`] (the report), [`run`]
+//! (ramp, window, join), [`procfs`], [`http`], [`target`].
 
 pub mod clients;
 pub mod http;
+pub mod latency;
 pub mod media;
 pub mod procfs;
+pub mod publish;
 pub mod run;
+pub mod sei;
 pub mod stats;
 pub mod target;

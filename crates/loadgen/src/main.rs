@@ -1,19 +1,29 @@
 //! `weir-loadgen`: many concurrent RTMP and HTTP-FLV players against one server, for a bounded
-//! time, with a report of what they received and what the server spent. See `bench/README.md`.
+//! time, with a report of what they received and what the server spent; and
+//! `weir-loadgen publish`, which publishes a pre-encoded FLV in real time with a latency stamp in
+//! every H.264 access unit. See `bench/README.md`.
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use weir_loadgen::publish::{PublishConfig, publish};
 use weir_loadgen::run::{RunConfig, run};
 use weir_loadgen::target::Target;
 
 /// Plays live streams with many concurrent clients that parse what they receive, and reports
 /// delivered bitrate, keep-up share, time to first keyframe, and the server's CPU and RSS.
 #[derive(Debug, Parser)]
-#[command(name = "weir-loadgen", version)]
+#[command(
+    name = "weir-loadgen",
+    version,
+    subcommand_negates_reqs = true,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
     /// A stream to play: rtmp://HOST[:PORT]/APP/STREAM or http://HOST[:PORT]/APP/STREAM.flv
     /// (HTTP-FLV). Repeat for several targets; each gets --players players.
     #[arg(long = "url", required = true, value_name = "URL")]
@@ -49,6 +59,101 @@ struct Cli {
     /// Timestamp steps back up to this many milliseconds are not counted as discontinuities.
     #[arg(long, default_value_t = 50, value_name = "MS")]
     ts_tolerance_ms: u32,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Publishes a pre-encoded FLV over RTMP, paced in real time by its timestamps, with the
+    /// wall-clock send time in an SEI NAL unit at the start of every H.264 access unit.
+    Publish(PublishArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PublishArgs {
+    /// Where to publish: rtmp://HOST[:PORT]/APP/STREAM.
+    #[arg(long, value_name = "URL")]
+    url: String,
+    /// The FLV file to publish (H.264 and/or AAC).
+    #[arg(long, value_name = "FILE")]
+    input: std::path::PathBuf,
+    /// Stop after this many seconds (at most 3600). Without it the publisher stops at the end
+    /// of the file, or after 3600 s with --loop.
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<f64>,
+    /// Start over at the end of the file, with timestamps that keep increasing.
+    #[arg(long = "loop")]
+    looped: bool,
+    /// Allow a host that is not a loopback address.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Longest wait for the connection and NetStream.Publish.Start, in milliseconds.
+    #[arg(long, default_value_t = 5000, value_name = "MS")]
+    connect_timeout_ms: u64,
+    /// Print the summary as one JSON line on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+fn run_publish(a: &PublishArgs) -> ExitCode {
+    let duration = match a.duration.map(Duration::try_from_secs_f64).transpose() {
+        Ok(d) => d,
+        Err(_) => {
+            eprintln!("weir-loadgen publish: --duration is not a duration");
+            return ExitCode::from(2);
+        }
+    };
+    let cfg = PublishConfig {
+        url: a.url.clone(),
+        input: a.input.clone(),
+        duration,
+        looped: a.looped,
+        allow_remote: a.allow_remote,
+        connect_timeout: Duration::from_millis(a.connect_timeout_ms),
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("weir-loadgen publish: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let r = match rt.block_on(publish(cfg)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("weir-loadgen publish: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    eprintln!(
+        "weir-loadgen publish: {} for {:.1} s (connected in {:.3} s): {} video frames ({} stamped), {} audio frames, {} bytes, {} pass(es), latest frame {:.1} ms behind its time{}",
+        r.url,
+        r.elapsed_s,
+        r.connect_s,
+        r.video_frames,
+        r.stamped_frames,
+        r.audio_frames,
+        r.bytes,
+        r.loops,
+        r.max_late_ms,
+        r.error
+            .as_deref()
+            .map(|e| format!("; stopped: {e}"))
+            .unwrap_or_default()
+    );
+    if a.json {
+        let line = serde_json::to_string(&r).unwrap_or_default();
+        if writeln!(std::io::stdout().lock(), "{line}").is_err() {
+            return ExitCode::from(1);
+        }
+    }
+    if r.error.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// The soft limit on open files, from /proc/self/limits.
@@ -97,6 +202,9 @@ fn config(cli: &Cli) -> Result<RunConfig, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Cmd::Publish(a)) = &cli.command {
+        return run_publish(a);
+    }
     let cfg = match config(&cli) {
         Ok(c) => c,
         Err(e) => {

@@ -1,6 +1,7 @@
 //! What every player does with the media it receives, whatever the protocol: parse each FLV
-//! video/audio body, count bytes, frames and keyframes, check timestamp continuity and note
-//! when the first keyframe arrived.
+//! video/audio body, count bytes, frames and keyframes, check timestamp continuity, note
+//! when the first keyframe arrived, and read the publisher's latency stamp ([`crate::sei`]) in
+//! every video frame.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use weir_flv::{TagBody, parse_audio, parse_video};
+
+use crate::latency::LatencyHistogram;
+use crate::sei;
 
 /// Running totals of one player, shared with the coordinator, which snapshots them at the
 /// start and the end of the measurement window.
@@ -21,6 +25,10 @@ pub struct Counters {
     pub audio_frames: AtomicU64,
     /// Video keyframes.
     pub keyframes: AtomicU64,
+    /// Video frames with a latency stamp.
+    pub stamped: AtomicU64,
+    /// Video frames without one.
+    pub unstamped: AtomicU64,
 }
 
 /// A point-in-time copy of [`Counters`].
@@ -34,6 +42,10 @@ pub struct Snapshot {
     pub audio_frames: u64,
     /// Keyframes.
     pub keyframes: u64,
+    /// Video frames with a latency stamp.
+    pub stamped: u64,
+    /// Video frames without one.
+    pub unstamped: u64,
 }
 
 impl Counters {
@@ -44,6 +56,8 @@ impl Counters {
             video_frames: self.video_frames.load(Ordering::Relaxed),
             audio_frames: self.audio_frames.load(Ordering::Relaxed),
             keyframes: self.keyframes.load(Ordering::Relaxed),
+            stamped: self.stamped.load(Ordering::Relaxed),
+            unstamped: self.unstamped.load(Ordering::Relaxed),
         }
     }
 }
@@ -56,6 +70,8 @@ impl std::ops::Sub for Snapshot {
             video_frames: self.video_frames.saturating_sub(o.video_frames),
             audio_frames: self.audio_frames.saturating_sub(o.audio_frames),
             keyframes: self.keyframes.saturating_sub(o.keyframes),
+            stamped: self.stamped.saturating_sub(o.stamped),
+            unstamped: self.unstamped.saturating_sub(o.unstamped),
         }
     }
 }
@@ -67,6 +83,7 @@ pub const GAP_MS: i64 = 1000;
 #[derive(Debug)]
 pub struct MediaCheck {
     counters: Arc<Counters>,
+    latency: Arc<LatencyHistogram>,
     started: Instant,
     tolerance_ms: i64,
     last_ts: [Option<u32>; 2],
@@ -84,10 +101,17 @@ pub struct MediaCheck {
 
 impl MediaCheck {
     /// Checks for a player whose connection attempt started at `started`; timestamps may step
-    /// back by `tolerance_ms` without counting (audio/video interleave).
-    pub fn new(counters: Arc<Counters>, started: Instant, tolerance_ms: u32) -> Self {
+    /// back by `tolerance_ms` without counting (audio/video interleave). Latency samples (receive
+    /// time minus stamp, µs) go to `latency`, shared by the players of a target.
+    pub fn new(
+        counters: Arc<Counters>,
+        latency: Arc<LatencyHistogram>,
+        started: Instant,
+        tolerance_ms: u32,
+    ) -> Self {
         Self {
             counters,
+            latency,
             started,
             tolerance_ms: tolerance_ms as i64,
             last_ts: [None; 2],
@@ -107,7 +131,19 @@ impl MediaCheck {
     /// One video body with its millisecond timestamp.
     pub fn video(&mut self, timestamp: u32, body: Bytes) {
         match parse_video(body) {
-            Ok(TagBody::Media { keyframe, .. }) => {
+            Ok(TagBody::Media { keyframe, data, .. }) => {
+                match sei::find_stamp(&data) {
+                    Some(sent_us) => {
+                        // Same clock as the publisher's on loopback; a step back of the clock
+                        // reads as 0.
+                        let us = sei::now_unix_us().saturating_sub(sent_us);
+                        self.latency.record(us);
+                        self.counters.stamped.fetch_add(1, Ordering::Relaxed);
+                    }
+                    None => {
+                        self.counters.unstamped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
                 self.step(0, timestamp);
                 self.counters.video_frames.fetch_add(1, Ordering::Relaxed);
                 if keyframe {
@@ -161,7 +197,8 @@ mod tests {
     #[test]
     fn counts_and_continuity() {
         let c = Arc::new(Counters::default());
-        let mut m = MediaCheck::new(c.clone(), Instant::now(), 50);
+        let h = Arc::new(LatencyHistogram::default());
+        let mut m = MediaCheck::new(c.clone(), h, Instant::now(), 50);
         m.bytes(100);
         m.video(0, avc_frame(false));
         assert_eq!(m.first_keyframe, None);
@@ -180,9 +217,29 @@ mod tests {
                 bytes: 100,
                 video_frames: 7,
                 audio_frames: 1,
-                keyframes: 1
+                keyframes: 1,
+                stamped: 0,
+                unstamped: 7,
             }
         );
         assert_eq!((m.backjumps, m.gaps, m.parse_errors), (1, 1, 1));
+    }
+
+    #[test]
+    fn reads_latency_stamps() {
+        let c = Arc::new(Counters::default());
+        let h = Arc::new(LatencyHistogram::default());
+        let mut m = MediaCheck::new(c.clone(), h.clone(), Instant::now(), 50);
+        let start = h.snapshot();
+        let mut body = Vec::new();
+        let sent = sei::now_unix_us() - 20_000;
+        assert!(sei::stamp_flv_video(&avc_frame(true), sent, &mut body));
+        m.video(0, Bytes::from(body));
+        m.video(33, avc_frame(false));
+        let s = c.snapshot();
+        assert_eq!((s.video_frames, s.stamped, s.unstamped), (2, 1, 1));
+        let d = crate::latency::LatencyDist::between(&start, &h.snapshot());
+        assert_eq!(d.n, 1);
+        assert!((20.0..1000.0).contains(&d.p50), "{d:?}");
     }
 }

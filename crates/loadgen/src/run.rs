@@ -7,6 +7,7 @@ use tokio::task::JoinHandle;
 use tokio::time::sleep_until;
 
 use crate::clients::{PlayerCtx, PlayerOutcome, run_player};
+use crate::latency::{LatencyDist, LatencyHistogram};
 use crate::media::{Counters, Snapshot};
 use crate::procfs::{self, ProcSample};
 use crate::stats::{
@@ -80,11 +81,13 @@ struct Slot {
     handle: JoinHandle<PlayerOutcome>,
 }
 
-/// What is read when the window opens: every player's counters, the server, the load generator.
+/// What is read when the window opens: every player's counters, the server, the load generator,
+/// each target's latency histogram.
 type WindowStart = (
     Vec<Snapshot>,
     Option<Result<ProcSample, String>>,
     ProcSample,
+    Vec<Vec<u64>>,
 );
 
 fn server_sample(pid: Option<u32>) -> Option<Result<ProcSample, String>> {
@@ -104,6 +107,11 @@ pub async fn run(cfg: RunConfig) -> Result<Report, String> {
         );
     }
     let targets: Vec<Arc<Target>> = cfg.targets.iter().cloned().map(Arc::new).collect();
+    let latency: Vec<Arc<LatencyHistogram>> = targets
+        .iter()
+        .map(|_| Arc::new(LatencyHistogram::default()))
+        .collect();
+    let latency_all = || -> Vec<Vec<u64>> { latency.iter().map(|h| h.snapshot()).collect() };
     let self_before = procfs::sample("self").unwrap_or_default();
     let server_before = server_sample(cfg.server_pid);
     let t0 = tokio::time::Instant::now();
@@ -126,6 +134,7 @@ pub async fn run(cfg: RunConfig) -> Result<Report, String> {
                 snapshot_all(&slots),
                 server_sample(cfg.server_pid),
                 procfs::sample("self").unwrap_or_default(),
+                latency_all(),
             ));
         }
         sleep_until(at).await;
@@ -135,6 +144,7 @@ pub async fn run(cfg: RunConfig) -> Result<Report, String> {
             target: targets[target].clone(),
             addr: addrs[target],
             counters: counters.clone(),
+            latency: latency[target].clone(),
             deadline,
             connect_timeout: cfg.connect_timeout,
             ts_tolerance_ms: cfg.ts_tolerance_ms,
@@ -146,7 +156,7 @@ pub async fn run(cfg: RunConfig) -> Result<Report, String> {
         });
         ramp_end = t0.elapsed();
     }
-    let (start_snaps, server_start, self_start) = match at_window {
+    let (start_snaps, server_start, self_start, latency_start) = match at_window {
         Some(w) => w,
         None => {
             sleep_until(window_start).await;
@@ -154,12 +164,14 @@ pub async fn run(cfg: RunConfig) -> Result<Report, String> {
                 snapshot_all(&slots),
                 server_sample(cfg.server_pid),
                 procfs::sample("self").unwrap_or_default(),
+                latency_all(),
             )
         }
     };
     let window_start_std = Instant::now().min(window_start.into_std());
     sleep_until(deadline).await;
     let end_snaps = snapshot_all(&slots);
+    let latency_end = latency_all();
     let server_end = server_sample(cfg.server_pid);
     let self_end = procfs::sample("self").unwrap_or_default();
     let window_end_std = Instant::now();
@@ -198,6 +210,7 @@ pub async fn run(cfg: RunConfig) -> Result<Report, String> {
             url: t.url.clone(),
             protocol: t.protocol.name().to_owned(),
             players_requested: cfg.players,
+            latency_ms: LatencyDist::between(&latency_start[ti], &latency_end[ti]),
             ..Default::default()
         };
         // (kbps, video frames, audio frames) of each connected player.
@@ -223,6 +236,11 @@ pub async fn run(cfg: RunConfig) -> Result<Report, String> {
                 tr.players_alive += 1;
             }
             let w = end_snaps[i] - start_snaps.get(i).copied().unwrap_or_default();
+            tr.stamped_frames += w.stamped;
+            tr.unstamped_frames += w.unstamped;
+            if w.stamped > 0 {
+                tr.players_stamped += 1;
+            }
             let from = connected_at.max(window_start_std);
             let secs = window_end_std
                 .checked_duration_since(from)

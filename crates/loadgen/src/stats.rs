@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::latency::LatencyDist;
+
 /// Version of the JSON report; bumped when a field changes meaning.
 pub const REPORT_VERSION: u32 = 1;
 
@@ -94,6 +96,15 @@ pub struct TargetReport {
     pub ts_gaps: u64,
     /// Video/audio bodies that could not be parsed, all players.
     pub parse_errors: u64,
+    /// Server-added latency in ms: receive time minus the publisher's SEI send time, over
+    /// every stamped video frame all players of this target received in the window.
+    pub latency_ms: LatencyDist,
+    /// Stamped video frames received in the window, all players.
+    pub stamped_frames: u64,
+    /// Video frames without a stamp received in the window, all players.
+    pub unstamped_frames: u64,
+    /// Connected players that received at least one stamped frame in the window.
+    pub players_stamped: usize,
     /// Why players stopped early, with counts.
     pub errors: BTreeMap<String, usize>,
 }
@@ -187,7 +198,7 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "{:<9} {:>7} {:>5} {:>5} | {:>8} {:>8} {:>8} | {:>7} | {:>7} {:>7} {:>7} | {:>6} {:>6} | {:>5} {:>5}",
+            "{:<9} {:>7} {:>5} {:>5} | {:>8} {:>8} {:>8} | {:>7} | {:>7} {:>7} {:>7} | {:>6} {:>6} | {:>5} {:>5} | {:>7} {:>7} {:>7} {:>7}",
             "protocol",
             "started",
             "conn",
@@ -202,12 +213,16 @@ impl Report {
             "vf min",
             "vf avg",
             "ts-bk",
-            "gaps"
+            "gaps",
+            "lat p50",
+            "lat p95",
+            "lat p99",
+            "lat max"
         );
         for t in &self.targets {
             let _ = writeln!(
                 s,
-                "{:<9} {:>7} {:>5} {:>5} | {:>8.0} {:>8.0} {:>8.0} | {:>6.1}% | {:>5.1}ms {:>5.1}ms {:>5.1}ms | {:>6.0} {:>6.1} | {:>5} {:>5}",
+                "{:<9} {:>7} {:>5} {:>5} | {:>8.0} {:>8.0} {:>8.0} | {:>6.1}% | {:>5.1}ms {:>5.1}ms {:>5.1}ms | {:>6.0} {:>6.1} | {:>5} {:>5} | {:>5.1}ms {:>5.1}ms {:>5.1}ms {:>5.1}ms",
                 t.protocol,
                 t.players_started,
                 t.players_connected,
@@ -222,11 +237,25 @@ impl Report {
                 t.video_frames.min,
                 t.video_frames.mean,
                 t.ts_backjumps,
-                t.ts_gaps
+                t.ts_gaps,
+                t.latency_ms.p50,
+                t.latency_ms.p95,
+                t.latency_ms.p99,
+                t.latency_ms.max
             );
         }
         for t in &self.targets {
             let _ = writeln!(s, "  {} {}", t.protocol, t.url);
+            let _ = writeln!(
+                s,
+                "    latency {} stamped frames (mean {:.1} ms, min {:.1} ms), {} without a stamp; {}/{} connected players got stamps",
+                t.stamped_frames,
+                t.latency_ms.mean,
+                t.latency_ms.min,
+                t.unstamped_frames,
+                t.players_stamped,
+                t.players_connected
+            );
             if t.no_keyframe > 0 || t.parse_errors > 0 {
                 let _ = writeln!(
                     s,
@@ -304,6 +333,8 @@ mod tests {
         assert!(r.render().contains("2 x HTTP 404"));
         let j: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
         assert_eq!(j["targets"][0]["errors"]["HTTP 404"], 2);
+        assert_eq!(j["targets"][0]["latency_ms"]["p99"], 0.0);
+        assert_eq!(j["targets"][0]["stamped_frames"], 0);
         assert!(!r.to_json().contains('\n'));
     }
 }

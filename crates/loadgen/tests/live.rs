@@ -1,12 +1,16 @@
-//! The load generator against the real `weir` binary: 20 RTMP and 20 HTTP-FLV players on the
-//! fixture clip (published with ffmpeg), 6 seconds. Needs ffmpeg and a built server:
-//! `cargo build -p weir` first.
+//! The load generator against the real `weir` binary: `weir-loadgen publish` publishes the
+//! fixture clip with latency stamps, 10 RTMP and 10 HTTP-FLV players play it for 6 seconds and
+//! read the stamps back. Needs ffmpeg (to make the clip and check the stamped stream decodes)
+//! and a built server: `cargo build -p weir` first.
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use weir_testkit::{self as tk, FPS, Weir};
+use weir_testkit::{self as tk, FPS, Proc, Weir};
+
+const LOADGEN: &str = env!("CARGO_BIN_EXE_weir-loadgen");
+const PLAYERS: u64 = 10;
 
 /// `target/<profile>/weir`, beside this test's `deps/` directory.
 fn weir_bin() -> PathBuf {
@@ -25,25 +29,36 @@ fn weir_bin() -> PathBuf {
 }
 
 #[test]
-fn loadgen_plays_rtmp_and_http_flv_from_weir() {
+fn loadgen_publishes_stamped_and_plays_rtmp_and_http_flv_from_weir() {
     tk::require("ffmpeg");
     let bin = weir_bin();
+    let clip = tk::clip();
     let _permit = tk::heavy();
     let dir = std::env::temp_dir().join(format!("weir-loadgen-{}", std::process::id()));
     let mut w = Weir::start(bin.to_str().expect("utf-8 path"), &dir, "");
-    let _publisher = tk::publish(&w.rtmp("live/load"));
+    let publish_url = w.rtmp("live/load");
+    let mut publisher = Proc::spawn(
+        "weir-loadgen publish",
+        Command::new(LOADGEN)
+            .args(["publish", "--url", &publish_url, "--input"])
+            .arg(&clip)
+            .args(["--loop", "--duration", "40"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    );
     w.wait_live("live/load");
     let pid = w.proc.child.id().to_string();
     let rtmp = w.rtmp("live/load");
     let flv = w.http("live/load.flv");
     let out = tk::run_bounded(
-        Command::new(env!("CARGO_BIN_EXE_weir-loadgen")).args([
+        Command::new(LOADGEN).args([
             "--url",
             &rtmp,
             "--url",
             &flv,
             "--players",
-            "20",
+            &PLAYERS.to_string(),
             "--duration",
             "6",
             "--warmup",
@@ -78,7 +93,7 @@ fn loadgen_plays_rtmp_and_http_flv_from_weir() {
         let ctx = format!("{proto}: {t}\n{table}");
         assert_eq!(t["protocol"], proto, "{ctx}");
         for k in ["players_started", "players_connected", "players_alive"] {
-            assert_eq!(t[k], 20, "{k} {ctx}");
+            assert_eq!(t[k], PLAYERS, "{k} {ctx}");
         }
         assert!(t["errors"].as_object().unwrap().is_empty(), "{ctx}");
         assert!(
@@ -90,14 +105,32 @@ fn loadgen_plays_rtmp_and_http_flv_from_weir() {
             t["first_keyframe_ms"]["max"].as_f64().unwrap() < 1000.0,
             "{ctx}"
         );
-        assert_eq!(t["first_keyframe_ms"]["n"], 20, "{ctx}");
+        assert_eq!(t["first_keyframe_ms"]["n"], PLAYERS, "{ctx}");
         assert_eq!(t["parse_errors"], 0, "{ctx}");
         assert_eq!(t["kept_up_share"], 1.0, "{ctx}");
+        // Every player read the publisher's stamps: every frame in the window had one.
+        assert_eq!(t["players_stamped"], PLAYERS, "{ctx}");
+        assert_eq!(t["unstamped_frames"], 0, "{ctx}");
+        let stamped = t["stamped_frames"].as_u64().unwrap();
+        assert!(stamped as f64 >= PLAYERS as f64 * expected, "{ctx}");
+        let lat = &t["latency_ms"];
+        assert_eq!(lat["n"].as_u64().unwrap(), stamped, "{ctx}");
+        assert!(lat["p95"].as_f64().unwrap() < 200.0, "{ctx}");
+        assert!(
+            lat["p50"].as_f64().unwrap() <= lat["p99"].as_f64().unwrap(),
+            "{ctx}"
+        );
     }
     let server = &j["server"];
     assert_eq!(server["pid"].as_u64().unwrap().to_string(), pid, "{table}");
     assert!(server["cpu_s"].as_f64().unwrap() > 0.0, "{table}");
     assert!(server["rss_end_kb"].as_u64().unwrap() > 0, "{table}");
     assert!(j["loadgen"]["cpu_s"].as_f64().unwrap() > 0.0, "{table}");
+    // The stamped stream still decodes cleanly.
+    let d = tk::decode(&rtmp, 3);
+    assert!(d.errors.trim().is_empty(), "decode errors: {}", d.errors);
+    assert!(d.video_frames >= 60 && d.audio_frames > 0, "{d:?}");
+    assert!(publisher.running(), "the publisher stopped early");
+    publisher.signal("TERM");
     assert!(w.alive(), "server still running");
 }

@@ -3,7 +3,7 @@
 //!
 //! A new protocol (HLS/LL-HLS pollers, WHEP viewers) adds a module with a
 //! `play(&PlayerCtx, &mut PlayerState) -> Result<(), String>` and a [`Protocol`] variant; a
-//! publisher (the SEI-stamping one of issue 6) fits beside them with the same context.
+//! The SEI-stamping publisher is [`crate::publish`].
 
 pub mod http_flv;
 pub mod rtmp;
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
 
+use crate::latency::LatencyHistogram;
 use crate::media::{Counters, MediaCheck};
 use crate::target::{Protocol, Target};
 
@@ -29,6 +30,8 @@ pub struct PlayerCtx {
     pub addr: SocketAddr,
     /// Where the player counts what it receives.
     pub counters: Arc<Counters>,
+    /// Where the players of this target record latency samples.
+    pub latency: Arc<LatencyHistogram>,
     /// When the run ends; the player stops by itself then.
     pub deadline: tokio::time::Instant,
     /// Longest wait for the TCP connection.
@@ -82,7 +85,12 @@ pub async fn run_player(ctx: PlayerCtx) -> PlayerOutcome {
     let mut st = PlayerState {
         started,
         connected_at: None,
-        media: MediaCheck::new(ctx.counters.clone(), started, ctx.ts_tolerance_ms),
+        media: MediaCheck::new(
+            ctx.counters.clone(),
+            ctx.latency.clone(),
+            started,
+            ctx.ts_tolerance_ms,
+        ),
     };
     let res = tokio::time::timeout_at(ctx.deadline, async {
         match ctx.target.protocol {
