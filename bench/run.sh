@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# Weir and nginx-rtmp side by side (issue 6). See bench/README.md.
+#
+#   bench/run.sh           full run: N in {0, 50, 200, 500, 1000}, 10 s warm-up + 20 s window (~9 min)
+#   bench/run.sh --quick   spot check: N in {0, 50, 200}, 5 s warm-up + 10 s window (< 3 min)
+#
+# Options: --no-build (use the existing target/release binaries), --no-install,
+#          --players "0 50 200" (override the N list), --keep (keep the temp dir),
+#          --ffmpeg-publisher (publish with ffmpeg even when `weir-loadgen publish` exists).
+# Environment: BENCH_CACHE (where the source clip is cached, default ${TMPDIR:-/tmp}/weir-bench-cache).
+#
+# Each server (Weir, nginx-rtmp) is started fresh for every run, pinned to CPU 0 with
+# `taskset -c 0`; the publisher and weir-loadgen run on CPU 1. Results go to
+# bench/results/<date>-<mode>.jsonl (one line per run: {"bench": {...}, "report": <loadgen JSON>})
+# and bench/report.py prints the table.
+#
+# TODO (issue 6): HLS under wrk (CPU-µs per playlist/segment request against nginx serving the
+# same files statically) and segment availability delay; the overload case (stalled players).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+log() { printf '\033[1mbench:\033[0m %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        log "need root (or sudo) to run: $*"; return 1; fi
+}
+
+# The same pattern as weir.sh: install only the Debian packages that are missing.
+apt_install() {
+    local missing=()
+    for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if ! command -v apt-get >/dev/null; then
+        log "please install: ${missing[*]} (no apt-get here)"; return 1
+    fi
+    log "installing Debian packages: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+MODE=full
+BUILD=1
+INSTALL=1
+KEEP=0
+PLAYERS=""
+PUB_CHOICE=auto
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) MODE=quick ;;
+        --no-build) BUILD=0 ;;
+        --no-install) INSTALL=0 ;;
+        --keep) KEEP=1 ;;
+        --players) PLAYERS=$2; shift ;;
+        --ffmpeg-publisher) PUB_CHOICE=ffmpeg ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) log "unknown option $1"; exit 2 ;;
+    esac
+    shift
+done
+
+if [ "$MODE" = quick ]; then
+    : "${PLAYERS:=0 50 200}"; WARMUP=5; WINDOW=10
+else
+    : "${PLAYERS:=0 50 200 500 1000}"; WARMUP=10; WINDOW=20
+fi
+DURATION=$((WARMUP + WINDOW))
+SETTLE=2          # seconds between the publisher starting and the first player
+NGINX_MODULE=/usr/lib/nginx/modules/ngx_rtmp_module.so
+
+# ---------------------------------------------------------------- install and build
+if [ "$INSTALL" = 1 ]; then
+    command -v ffmpeg >/dev/null || apt_install ffmpeg
+    command -v taskset >/dev/null || apt_install util-linux
+    { command -v nginx >/dev/null && [ -f "$NGINX_MODULE" ]; } || apt_install nginx libnginx-mod-rtmp
+    command -v wrk >/dev/null || apt_install wrk
+    command -v python3 >/dev/null || apt_install python3
+fi
+[ -f "$NGINX_MODULE" ] || { log "missing $NGINX_MODULE (apt-get install libnginx-mod-rtmp)"; exit 1; }
+if [ "$BUILD" = 1 ]; then
+    log "building release binaries (cargo build --release -p weir -p weir-loadgen)"
+    apt_install libsrt-openssl-dev pkg-config
+    cargo build --release -p weir -p weir-loadgen
+fi
+WEIR=$ROOT/target/release/weir
+LOADGEN=$ROOT/target/release/weir-loadgen
+[ -x "$WEIR" ] && [ -x "$LOADGEN" ] || { log "missing $WEIR or $LOADGEN; run without --no-build"; exit 1; }
+
+# Enough open files for 1000 players per run (plus margin).
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# ---------------------------------------------------------------- the source clip (cached)
+CACHE=${BENCH_CACHE:-${TMPDIR:-/tmp}/weir-bench-cache}
+CLIP=$CACHE/testsrc2-720p30-2500k-gop60-bf0-aac128k-60s.flv
+mkdir -p "$CACHE"
+if [ ! -s "$CLIP" ]; then
+    log "encoding the 60 s source clip once into $CLIP"
+    ffmpeg -hide_banner -loglevel error -y \
+        -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=frequency=440:sample_rate=48000 \
+        -t 60 -c:v libx264 -preset veryfast -pix_fmt yuv420p \
+        -b:v 2500k -minrate 2500k -maxrate 2500k -bufsize 2500k -x264-params nal-hrd=cbr \
+        -g 60 -keyint_min 60 -sc_threshold 0 -bf 0 \
+        -c:a aac -b:a 128k -ac 2 -f flv "$CLIP.tmp"
+    mv "$CLIP.tmp" "$CLIP"
+fi
+
+# Prefer weir-loadgen's SEI-stamping publisher when it exists (server-added latency); else ffmpeg.
+# The expected interface is `weir-loadgen publish --url URL --input FILE --loop`; when its help
+# does not show those flags, say so and keep ffmpeg.
+PUBLISHER=ffmpeg
+if [ "$PUB_CHOICE" = auto ] && "$LOADGEN" --help 2>&1 | grep -qE '^\s+publish\b'; then
+    pub_help=$("$LOADGEN" publish --help 2>&1 || true)
+    if grep -q -- '--url' <<<"$pub_help" && grep -q -- '--input' <<<"$pub_help" && grep -q -- '--loop' <<<"$pub_help"; then
+        PUBLISHER=loadgen
+    else
+        log "weir-loadgen publish exists but not as 'publish --url URL --input FILE --loop'; using ffmpeg (no latency figures)"
+    fi
+fi
+
+# ---------------------------------------------------------------- process bookkeeping
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/weir-bench.XXXXXX")
+PIDS=()
+stop_pid() {
+    local pid=$1
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+    PIDS=()
+    if [ "$KEEP" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Long waits run in the background so that a signal's trap runs at once (bash defers traps until
+# a foreground command ends).
+nap() { sleep "$1" & wait $!; }
+untrack() { local keep=() pid; for pid in "${PIDS[@]}"; do [ "$pid" = "$1" ] || keep+=("$pid"); done; PIDS=("${keep[@]}"); }
+
+wait_port() { # host port seconds pid
+    local i
+    for i in $(seq $(($3 * 10))); do
+        kill -0 "$4" 2>/dev/null || return 1
+        (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# Ports on loopback, away from the defaults so a running Weir or nginx does not interfere.
+WEIR_RTMP=19350; WEIR_HTTP=18080; NGINX_RTMP=19351
+STREAM=live/bench
+
+cat >"$TMP/weir.toml" <<EOF
+# Generated by bench/run.sh: RTMP + HTTP on loopback; HLS/CMAF and SRT off so the baseline
+# matches nginx-rtmp's (live fan-out only). Chunk size 4096 as nginx-rtmp's below.
+[log]
+level = "warn"
+[rtmp]
+listen = "127.0.0.1:$WEIR_RTMP"
+chunk_size = 4096
+max_connections = 8192
+[http]
+listen = "127.0.0.1:$WEIR_HTTP"
+[hls]
+enabled = false
+[srt]
+enabled = false
+EOF
+
+sed -e "s|@TMP@|$TMP|g" -e "s|@PORT@|$NGINX_RTMP|g" -e "s|@MODULE@|$NGINX_MODULE|g" \
+    "$ROOT/bench/nginx.conf.in" >"$TMP/nginx.conf"
+
+SERVER_PID=""
+PUB_PID=""
+start_server() { # weir|nginx
+    case "$1" in
+        weir)
+            taskset -c 0 "$WEIR" --config "$TMP/weir.toml" >>"$TMP/weir.log" 2>&1 &
+            SERVER_PID=$!; PIDS+=("$SERVER_PID")
+            wait_port 127.0.0.1 "$WEIR_RTMP" 10 "$SERVER_PID" || { log "weir did not start:"; tail -20 "$TMP/weir.log" >&2; exit 1; }
+            PUB_URL=rtmp://127.0.0.1:$WEIR_RTMP/$STREAM ;;
+        nginx)
+            # master_process off: one process, so its /proc/PID is the whole server.
+            taskset -c 0 nginx -p "$TMP/" -e "$TMP/nginx-error.log" -c "$TMP/nginx.conf" >>"$TMP/nginx.log" 2>&1 &
+            SERVER_PID=$!; PIDS+=("$SERVER_PID")
+            wait_port 127.0.0.1 "$NGINX_RTMP" 10 "$SERVER_PID" || { log "nginx did not start:"; tail -20 "$TMP/nginx-error.log" "$TMP/nginx.log" >&2; exit 1; }
+            PUB_URL=rtmp://127.0.0.1:$NGINX_RTMP/$STREAM ;;
+    esac
+    if [ "$PUBLISHER" = loadgen ]; then
+        taskset -c 1 "$LOADGEN" publish --url "$PUB_URL" --input "$CLIP" --loop >>"$TMP/publisher.log" 2>&1 &
+    else
+        taskset -c 1 ffmpeg -hide_banner -nostdin -loglevel error -re -stream_loop -1 -i "$CLIP" \
+            -c copy -f flv "$PUB_URL" >>"$TMP/publisher.log" 2>&1 &
+    fi
+    PUB_PID=$!; PIDS+=("$PUB_PID")
+    nap "$SETTLE"
+    kill -0 "$PUB_PID" 2>/dev/null || { log "the publisher ($PUBLISHER) died:"; tail -20 "$TMP/publisher.log" >&2; exit 1; }
+}
+stop_server() {
+    stop_pid "$PUB_PID"; stop_pid "$SERVER_PID"
+    untrack "$PUB_PID"; untrack "$SERVER_PID"
+}
+
+mkdir -p bench/results
+OUT=bench/results/$(date -u +%Y%m%dT%H%M%SZ)-$MODE.jsonl
+: >"$OUT"
+CPU_MODEL=$(sed -n 's/^model name\s*:\s*//p' /proc/cpuinfo | head -1)
+log "mode $MODE: N in {$PLAYERS}, ${WARMUP} s warm-up + ${WINDOW} s window, publisher $PUBLISHER; results in $OUT"
+
+# The server's CPU seconds (utime + stime, all threads) and RSS (KiB), as weir-loadgen reads them.
+proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / hz }' "/proc/$1/stat"; }
+proc_rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+proc_threads() { awk '/^Threads:/ { print $2 }' "/proc/$1/status"; }
+# N = 0: weir-loadgen refuses 0 players, so read /proc here over the same warm-up and window and
+# print a report of the same shape (server figures only).
+baseline() { # pid
+    local pid=$1 rss0 c1 r1 c2 r2
+    rss0=$(proc_rss "$pid"); nap "$WARMUP"
+    c1=$(proc_cpu "$pid"); r1=$(proc_rss "$pid"); nap "$WINDOW"
+    c2=$(proc_cpu "$pid"); r2=$(proc_rss "$pid")
+    python3 -c 'import json,sys
+pid,w,d,c1,c2,r0,r1,r2,th=sys.argv[1:]
+w,d=float(w),float(d); cpu=float(c2)-float(c1)
+print(json.dumps({"version":1,"duration_s":w+d,"warmup_s":w,"window_s":d,"ramp_end_s":0,
+ "players_started":0,"players_connected":0,"players_alive":0,"targets":[],
+ "server":{"pid":int(pid),"cpu_s":cpu,"cpu_share":cpu/d,"cpu_ms_per_player_s":0,
+  "rss_before_kb":int(r0),"rss_start_kb":int(r1),"rss_end_kb":int(r2),
+  "rss_delta_kb":int(r2)-int(r1),"rss_growth_kb":int(r2)-int(r0),"threads":int(th)},
+ "server_error":None,"loadgen":{"cpu_s":0,"cpu_share":0,"cpu_total_s":0,"rss_kb":0,"threads":0}}))' \
+        "$pid" "$WARMUP" "$WINDOW" "$c1" "$c2" "$rss0" "$r1" "$r2" "$(proc_threads "$pid")"
+}
+
+# One measured run: fresh server + publisher, weir-loadgen with N players, one JSON line.
+measure() { # server proto n
+    local server=$1 proto=$2 n=$3 url ramp json pub_alive
+    start_server "$server"
+    case "$server/$proto" in
+        weir/rtmp) url=rtmp://127.0.0.1:$WEIR_RTMP/$STREAM ;;
+        weir/flv) url=http://127.0.0.1:$WEIR_HTTP/$STREAM.flv ;;
+        nginx/rtmp) url=rtmp://127.0.0.1:$NGINX_RTMP/$STREAM ;;
+    esac
+    # Finish the ramp within the first half of the warm-up.
+    ramp=$(( n * 2 / WARMUP )); [ "$ramp" -lt 100 ] && ramp=100
+    log "$server $proto N=$n"
+    if [ "$n" -eq 0 ]; then
+        baseline "$SERVER_PID" >"$TMP/run.json"
+    else
+        taskset -c 1 "$LOADGEN" --json --url "$url" -n "$n" --duration "$DURATION" --warmup "$WARMUP" \
+            --ramp-per-sec "$ramp" --server-pid "$SERVER_PID" --threads 1 >"$TMP/run.json" 2>>"$TMP/loadgen.log" &
+        local lg=$!; PIDS+=("$lg")
+        wait "$lg" || { log "weir-loadgen failed:"; tail -20 "$TMP/loadgen.log" >&2; exit 1; }
+        untrack "$lg"
+    fi
+    json=$(cat "$TMP/run.json")
+    pub_alive=false; kill -0 "$PUB_PID" 2>/dev/null && pub_alive=true
+    printf '{"bench":{"mode":"%s","server":"%s","proto":"%s","n":%d,"warmup_s":%d,"window_s":%d,"publisher":"%s","publisher_alive":%s,"date":"%s","nproc":%d,"cpu_model":"%s"},"report":%s}\n' \
+        "$MODE" "$server" "$proto" "$n" "$WARMUP" "$WINDOW" "$PUBLISHER" "$pub_alive" \
+        "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(nproc)" "${CPU_MODEL//\"/}" "$json" >>"$OUT"
+    stop_server
+}
+
+START=$(date +%s)
+for n in $PLAYERS; do
+    if [ "$n" -eq 0 ]; then
+        # The baseline: publisher only. Weir's serves both its RTMP and HTTP-FLV rows.
+        measure weir rtmp 0
+        measure nginx rtmp 0
+    else
+        measure weir rtmp "$n"
+        measure nginx rtmp "$n"
+        measure weir flv "$n"
+    fi
+done
+log "runs took $(( $(date +%s) - START )) s"
+if grep -q . "$TMP/nginx-error.log" 2>/dev/null; then
+    log "nginx error log (last lines):"; tail -5 "$TMP/nginx-error.log" >&2
+fi
+python3 "$ROOT/bench/report.py" "$OUT"
