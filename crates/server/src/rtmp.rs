@@ -20,6 +20,8 @@ use crate::Ctx;
 
 /// Read buffer size per connection.
 const READ_BUF: usize = 64 * 1024;
+/// Read buffer of a connection once it plays.
+const PLAYER_READ_BUF: usize = 4 * 1024;
 /// Most hub events a player batches into one socket write.
 const MAX_BATCH: usize = 128;
 /// A player whose socket accepts nothing for this long is dropped.
@@ -132,7 +134,14 @@ async fn connection(sock: TcpStream, peer: SocketAddr, ctx: &Ctx) -> Result<(), 
             reader,
             stream_id,
             name,
-        } => play_loop(rd, wr, session, reader, stream_id, name, buf, ctx).await,
+        } => {
+            // A player only sends acknowledgements and the odd command: give back most of the
+            // read buffer, which thousands of players would otherwise each keep.
+            let mut buf = buf;
+            buf.truncate(PLAYER_READ_BUF);
+            buf.shrink_to_fit();
+            play_loop(rd, wr, session, reader, stream_id, name, buf, ctx).await
+        }
     }
 }
 
