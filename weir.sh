@@ -9,24 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-log() { printf '\033[1mweir.sh:\033[0m %s\n' "$*" >&2; }
-
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
-        log "need root (or sudo) to run: $*"; return 1; fi
-}
-
-apt_install() {
-    local missing=()
-    for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    if ! command -v apt-get >/dev/null; then
-        log "please install: ${missing[*]} (no apt-get here)"; return 1
-    fi
-    log "installing Debian packages: ${missing[*]}"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
+LOG_PREFIX=weir.sh
+# shellcheck source=scripts/common.sh
+. scripts/common.sh
 
 # The player libraries (hls.js, dash.js) from the npm registry, embedded into the binary at build
 # time, and playwright-core, which drives the system Chromium in the browser tests (it never
