@@ -351,12 +351,40 @@ fn frame_header_len(codec: &CodecConfig) -> usize {
     }
 }
 
-/// Appends to `out` the body [`frame_body`] would build (header and payload), without an
-/// intermediate allocation. Returns `false`, with `out` untouched, where `frame_body` returns
-/// `None`.
-pub fn write_frame_body(codec: &CodecConfig, frame: &Frame, out: &mut Vec<u8>) -> bool {
+/// The bytes that precede a frame's payload in its FLV body (at most 8: the tag byte, or the
+/// Enhanced RTMP header with its FourCC, then the packet type and composition time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyHeader {
+    buf: [u8; 8],
+    len: u8,
+}
+
+impl BodyHeader {
+    fn new(parts: &[&[u8]]) -> Self {
+        let mut h = Self {
+            buf: [0; 8],
+            len: 0,
+        };
+        for p in parts {
+            let at = h.len as usize;
+            h.buf[at..at + p.len()].copy_from_slice(p);
+            h.len += p.len() as u8;
+        }
+        h
+    }
+
+    /// The header bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+}
+
+/// The header of the body [`frame_body`] would build: the body is this header followed by
+/// `frame.data` unchanged, so a caller can send the payload without copying it. `None` where
+/// `frame_body` returns `None`.
+pub fn frame_body_header(codec: &CodecConfig, frame: &Frame) -> Option<BodyHeader> {
     if frame.kind != codec.kind() {
-        return false;
+        return None;
     }
     let frame_type = if frame.keyframe {
         FRAME_KEY
@@ -364,23 +392,29 @@ pub fn write_frame_body(codec: &CodecConfig, frame: &Frame, out: &mut Vec<u8>) -
         FRAME_INTER
     };
     match codec {
-        CodecConfig::H264(_) => {
-            out.reserve(5 + frame.data.len());
-            out.extend_from_slice(&[(frame_type << 4) | VIDEO_CODEC_AVC, AVC_NALU]);
-            out.extend_from_slice(&si24_bytes(frame.cts_ms()));
-        }
-        CodecConfig::H265(_) => {
-            out.reserve(8 + frame.data.len());
-            out.push(EX_HEADER | (frame_type << 4) | PT_CODED_FRAMES);
-            out.extend_from_slice(&FOURCC_HVC1);
-            out.extend_from_slice(&si24_bytes(frame.cts_ms()));
-        }
-        CodecConfig::Aac(_) => {
-            out.reserve(2 + frame.data.len());
-            out.extend_from_slice(&[AAC_TAG_BYTE, AAC_RAW]);
-        }
-        CodecConfig::Opus(_) | CodecConfig::Av1(_) => return false,
+        CodecConfig::H264(_) => Some(BodyHeader::new(&[
+            &[(frame_type << 4) | VIDEO_CODEC_AVC, AVC_NALU],
+            &si24_bytes(frame.cts_ms()),
+        ])),
+        CodecConfig::H265(_) => Some(BodyHeader::new(&[
+            &[EX_HEADER | (frame_type << 4) | PT_CODED_FRAMES],
+            &FOURCC_HVC1,
+            &si24_bytes(frame.cts_ms()),
+        ])),
+        CodecConfig::Aac(_) => Some(BodyHeader::new(&[&[AAC_TAG_BYTE, AAC_RAW]])),
+        CodecConfig::Opus(_) | CodecConfig::Av1(_) => None,
     }
+}
+
+/// Appends to `out` the body [`frame_body`] would build (header and payload), without an
+/// intermediate allocation. Returns `false`, with `out` untouched, where `frame_body` returns
+/// `None`.
+pub fn write_frame_body(codec: &CodecConfig, frame: &Frame, out: &mut Vec<u8>) -> bool {
+    let Some(h) = frame_body_header(codec, frame) else {
+        return false;
+    };
+    out.reserve(h.as_slice().len() + frame.data.len());
+    out.extend_from_slice(h.as_slice());
     out.extend_from_slice(&frame.data);
     true
 }

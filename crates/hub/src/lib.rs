@@ -2,9 +2,12 @@
 //!
 //! - **Lease.** [`Hub::publish`] grants one [`Publisher`] per path; a second publisher to a live
 //!   path gets [`HubError::AlreadyPublishing`]. Dropping the publisher ends the stream.
-//! - **Fan-out.** Frames go into one bounded ring per stream (a `tokio::sync::broadcast`
-//!   channel). Every reader reads the same ring: payloads are reference-counted [`bytes::Bytes`],
-//!   never copied per reader, and no async lock is taken per reader.
+//! - **Fan-out.** Frames go into one bounded ring per stream (a `VecDeque` under an `RwLock`,
+//!   numbered by a sequence), and every reader keeps its own cursor into it. Payloads are
+//!   reference-counted [`bytes::Bytes`], never copied per reader, and no async lock is taken per
+//!   reader. Readers wait on one `tokio::sync::Notify`, woken for every video frame; audio
+//!   frames of a stream with video ride along with the next video frame (up to 40 ms of media
+//!   time), so a player wakes, and writes to its socket, about once per video frame.
 //! - **Never block the publisher.** [`Publisher::push`] is synchronous and never waits. A reader
 //!   that falls more than the ring's capacity behind loses frames: it is told how many, the drop
 //!   is counted and logged at a limited rate, and it resumes at the next video keyframe

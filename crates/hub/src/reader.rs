@@ -3,7 +3,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::sync::broadcast::{self, error::TryRecvError};
 use tokio::time::Instant;
 use weir_media::{Frame, MediaInfo, StreamPath};
 
@@ -42,12 +41,17 @@ pub enum ReaderEvent {
 /// Limits how often a lagging reader logs.
 const LAG_LOG_EVERY: Duration = Duration::from_secs(10);
 
+/// Most messages a reader copies out of the ring per lock.
+const FETCH_BATCH: usize = 64;
+
 /// One consumer of a stream. Bounded: it holds at most the ring's capacity of frames behind the
-/// publisher, plus the GOP snapshot it started with.
+/// publisher, plus the GOP snapshot it started with (and one fetch batch).
 pub struct Reader {
     shared: Arc<StreamShared>,
-    rx: broadcast::Receiver<Msg>,
-    backlog: VecDeque<Frame>,
+    /// Sequence number of the next ring message to fetch.
+    cursor: u64,
+    /// Fetched (or, at open, the GOP snapshot) and not yet delivered.
+    queue: VecDeque<Msg>,
     info: Arc<MediaInfo>,
     policy: LagPolicy,
     skipping: bool,
@@ -58,25 +62,33 @@ pub struct Reader {
     link_id: Option<u64>,
 }
 
-enum Got {
-    Msg(Msg),
-    Lagged(u64),
-    Closed,
+/// What one look at the ring found.
+enum Fetched {
+    /// Messages were queued (after `lost` messages that were overwritten before this reader
+    /// got to them).
+    Some { lost: u64 },
+    /// Nothing new yet.
     Empty,
+    /// Nothing new, ever: the publisher is gone.
+    Closed,
 }
 
 impl Reader {
     pub(crate) fn open(shared: Arc<StreamShared>, policy: LagPolicy) -> Option<Self> {
         let st = shared.lock();
-        let rx = st.tx.as_ref()?.subscribe();
-        let backlog = st.gop.iter().cloned().collect();
+        if st.closed {
+            return None;
+        }
+        // The state lock is held, so no frame can slip between the GOP snapshot and the cursor.
+        let cursor = shared.ring().next_seq;
+        let queue = st.gop.iter().cloned().map(Msg::Frame).collect();
         let info = st.info.clone();
         drop(st);
         shared.stats.readers.fetch_add(1, Ordering::Relaxed);
         Some(Self {
             shared,
-            rx,
-            backlog,
+            cursor,
+            queue,
             info,
             policy,
             skipping: false,
@@ -114,59 +126,90 @@ impl Reader {
     }
 
     /// Messages held for this reader: what the ring still has of what it has not read (at most
-    /// the ring's capacity; older messages are already overwritten) plus its GOP snapshot.
+    /// the ring's capacity; older messages are already overwritten) plus what it has fetched
+    /// (at first, its GOP snapshot).
     pub fn pending(&self) -> usize {
-        self.rx.len().min(self.shared.capacity) + self.backlog.len()
+        let behind = self.shared.ring().next_seq.saturating_sub(self.cursor);
+        (behind as usize).min(self.shared.capacity) + self.queue.len()
     }
 
-    /// Waits for the next event.
+    /// Waits for the next event. Cancel-safe: dropping the future loses nothing.
+    ///
+    /// The publisher wakes readers for every video frame but lets audio ride along with the
+    /// next video frame (up to 40 ms of media time), so a player wakes, and writes, about once
+    /// per video frame.
     pub async fn recv(&mut self) -> ReaderEvent {
         loop {
-            if let Some(ev) = self.ready() {
+            if let Some(ev) = self.try_recv() {
                 return ev;
             }
-            let got = match self.rx.recv().await {
-                Ok(m) => Got::Msg(m),
-                Err(broadcast::error::RecvError::Lagged(n)) => Got::Lagged(n),
-                Err(broadcast::error::RecvError::Closed) => Got::Closed,
-            };
-            if let Some(ev) = self.handle(got) {
+            let shared = self.shared.clone();
+            let notified = shared.wake.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered from here on: a wake-up between the check below and the await is kept.
+            notified.as_mut().enable();
+            if let Some(ev) = self.try_recv() {
                 return ev;
             }
+            notified.await;
         }
     }
 
     /// The next event if one is ready, without waiting (to batch writes).
     pub fn try_recv(&mut self) -> Option<ReaderEvent> {
         loop {
-            if let Some(ev) = self.ready() {
-                return Some(ev);
+            if let Some(r) = self.ended {
+                return Some(ReaderEvent::Ended(r));
             }
-            let got = match self.rx.try_recv() {
-                Ok(m) => Got::Msg(m),
-                Err(TryRecvError::Lagged(n)) => Got::Lagged(n),
-                Err(TryRecvError::Closed) => Got::Closed,
-                Err(TryRecvError::Empty) => Got::Empty,
+            if let Some(msg) = self.queue.pop_front() {
+                if let Some(ev) = self.deliver(msg) {
+                    return Some(ev);
+                }
+                continue;
+            }
+            match self.fetch() {
+                Fetched::Some { lost } => {
+                    if lost > 0
+                        && let Some(ev) = self.lagged(lost)
+                    {
+                        return Some(ev);
+                    }
+                }
+                Fetched::Empty => return None,
+                Fetched::Closed => {
+                    self.ended = Some(EndReason::PublisherGone);
+                }
+            }
+        }
+    }
+
+    /// Copies the next batch of messages out of the ring (under its read lock).
+    fn fetch(&mut self) -> Fetched {
+        let ring = self.shared.ring();
+        let first = ring.first_seq();
+        let lost = first.saturating_sub(self.cursor);
+        self.cursor = self.cursor.max(first);
+        let available = (ring.next_seq - self.cursor) as usize;
+        if available == 0 {
+            return if ring.closed {
+                Fetched::Closed
+            } else if lost > 0 {
+                Fetched::Some { lost }
+            } else {
+                Fetched::Empty
             };
-            if matches!(got, Got::Empty) {
-                return None;
-            }
-            if let Some(ev) = self.handle(got) {
-                return Some(ev);
-            }
         }
+        let start = (self.cursor - first) as usize;
+        let take = available.min(FETCH_BATCH);
+        self.queue
+            .extend(ring.msgs.range(start..start + take).cloned());
+        self.cursor += take as u64;
+        Fetched::Some { lost }
     }
 
-    fn ready(&mut self) -> Option<ReaderEvent> {
-        if let Some(r) = self.ended {
-            return Some(ReaderEvent::Ended(r));
-        }
-        self.backlog.pop_front().map(ReaderEvent::Frame)
-    }
-
-    fn handle(&mut self, got: Got) -> Option<ReaderEvent> {
-        match got {
-            Got::Msg(Msg::Frame(f)) => {
+    fn deliver(&mut self, msg: Msg) -> Option<ReaderEvent> {
+        match msg {
+            Msg::Frame(f) => {
                 if self.skipping {
                     if f.is_video() && f.keyframe {
                         self.skipping = false;
@@ -177,26 +220,28 @@ impl Reader {
                 }
                 Some(ReaderEvent::Frame(f))
             }
-            Got::Msg(Msg::Tracks(info)) => {
+            Msg::Tracks(info) => {
                 self.info = info.clone();
                 Some(ReaderEvent::Tracks(info))
             }
-            Got::Lagged(n) => {
-                self.count_drop(n);
-                if self.policy == LagPolicy::Disconnect {
-                    tracing::warn!(path = %self.shared.path, dropped = n, "reader fell behind; disconnecting it");
-                    self.ended = Some(EndReason::Lagged);
-                    return Some(ReaderEvent::Ended(EndReason::Lagged));
-                }
-                self.skipping = self.info.video().is_some();
-                None
-            }
-            Got::Closed => {
-                self.ended = Some(EndReason::PublisherGone);
-                Some(ReaderEvent::Ended(EndReason::PublisherGone))
-            }
-            Got::Empty => None,
         }
+    }
+
+    fn lagged(&mut self, n: u64) -> Option<ReaderEvent> {
+        self.count_drop(n);
+        if self.policy == LagPolicy::Disconnect {
+            tracing::warn!(path = %self.shared.path, dropped = n, "reader fell behind; disconnecting it");
+            self.ended = Some(EndReason::Lagged);
+            return Some(ReaderEvent::Ended(EndReason::Lagged));
+        }
+        // A change of tracks may have been among the lost messages.
+        let current = self.shared.lock().info.clone();
+        self.skipping = current.video().is_some();
+        if !Arc::ptr_eq(&current, &self.info) {
+            self.info = current.clone();
+            return Some(ReaderEvent::Tracks(current));
+        }
+        None
     }
 
     fn count_drop(&mut self, n: u64) {

@@ -1,8 +1,9 @@
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::broadcast;
+use tokio::sync::Notify;
 use weir_media::{Frame, MediaInfo, StreamPath};
 
 use crate::{Hub, HubConfig, LinkStats, PublisherInfo};
@@ -55,13 +56,44 @@ pub struct StreamSummary {
     pub egress: Vec<LinkStats>,
 }
 
+/// Audio frames of a stream with video wake the readers only once this much media time has
+/// passed since the last wake-up; otherwise they ride along with the next video frame.
+pub(crate) const AUDIO_WAKE_MS: i64 = 40;
+
+/// The ring of one stream: the last `capacity` messages, numbered by a sequence that never
+/// restarts. Readers keep their own cursor into it.
+pub(crate) struct Ring {
+    pub(crate) msgs: VecDeque<Msg>,
+    /// Sequence number of the next message pushed.
+    pub(crate) next_seq: u64,
+    /// No more messages will come: the publisher is gone.
+    pub(crate) closed: bool,
+}
+
+impl Ring {
+    /// Sequence number of the oldest message still held.
+    pub(crate) fn first_seq(&self) -> u64 {
+        self.next_seq - self.msgs.len() as u64
+    }
+
+    fn push(&mut self, msg: Msg, capacity: usize) {
+        if self.msgs.len() >= capacity {
+            self.msgs.pop_front();
+        }
+        self.msgs.push_back(msg);
+        self.next_seq += 1;
+    }
+}
+
 pub(crate) struct State {
-    pub(crate) tx: Option<broadcast::Sender<Msg>>,
+    pub(crate) closed: bool,
     pub(crate) info: Arc<MediaInfo>,
     pub(crate) gop: Vec<Frame>,
     gop_bytes: usize,
     /// False after the GOP cache overflowed, until the next keyframe.
     gop_caching: bool,
+    /// Media time (ms) of the frame that last woke the readers.
+    last_wake_ms: Option<i64>,
 }
 
 pub(crate) struct StreamShared {
@@ -71,7 +103,12 @@ pub(crate) struct StreamShared {
     started: SystemTime,
     gop_max_frames: usize,
     gop_max_bytes: usize,
+    /// Tracks, GOP cache and wake-up bookkeeping. Taken before `ring` when both are needed.
     state: Mutex<State>,
+    /// The fan-out ring: written by the publisher, read by every reader.
+    ring: RwLock<Ring>,
+    /// Wakes the readers waiting for the ring.
+    pub(crate) wake: Notify,
     pub(crate) stats: StreamStats,
     /// Capacity of the ring, in messages.
     pub(crate) capacity: usize,
@@ -92,7 +129,6 @@ const AUDIO_ONLY_CACHE: usize = 64;
 impl StreamShared {
     pub(crate) fn new(id: u64, path: StreamPath, who: PublisherInfo, cfg: &HubConfig) -> Self {
         let capacity = cfg.queue_frames.max(2).next_power_of_two();
-        let (tx, _) = broadcast::channel(capacity);
         Self {
             id,
             path,
@@ -101,12 +137,19 @@ impl StreamShared {
             gop_max_frames: cfg.gop_max_frames,
             gop_max_bytes: cfg.gop_max_bytes,
             state: Mutex::new(State {
-                tx: Some(tx),
+                closed: false,
                 info: Arc::new(MediaInfo::default()),
                 gop: Vec::new(),
                 gop_bytes: 0,
                 gop_caching: true,
+                last_wake_ms: None,
             }),
+            ring: RwLock::new(Ring {
+                msgs: VecDeque::with_capacity(capacity),
+                next_seq: 0,
+                closed: false,
+            }),
+            wake: Notify::new(),
             stats: StreamStats::default(),
             capacity,
             links: Mutex::new(Links::default()),
@@ -115,6 +158,14 @@ impl StreamShared {
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn ring(&self) -> RwLockReadGuard<'_, Ring> {
+        self.ring.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn ring_mut(&self) -> RwLockWriteGuard<'_, Ring> {
+        self.ring.write().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn links(&self) -> MutexGuard<'_, Links> {
@@ -179,9 +230,14 @@ impl Publisher {
         st.gop.clear();
         st.gop_bytes = 0;
         st.gop_caching = true;
-        if let Some(tx) = &st.tx {
-            let _ = tx.send(Msg::Tracks(info));
+        st.last_wake_ms = None;
+        if !st.closed {
+            self.shared
+                .ring_mut()
+                .push(Msg::Tracks(info), self.shared.capacity);
         }
+        drop(st);
+        self.shared.wake.notify_waiters();
     }
 
     /// Pushes one frame to every reader. Never waits.
@@ -219,8 +275,26 @@ impl Publisher {
             st.gop_bytes += frame.data.len();
             st.gop.push(frame.clone());
         }
-        if let Some(tx) = &st.tx {
-            let _ = tx.send(Msg::Frame(frame));
+        // Wake the readers for video, and for audio only when a stream with video has sent
+        // none for AUDIO_WAKE_MS of media time: audio usually rides along with the next video
+        // frame, so a player makes one socket write per video frame instead of one per frame.
+        let ms = frame.dts_ms();
+        let wake = !has_video
+            || frame.is_video()
+            || st
+                .last_wake_ms
+                .is_none_or(|last| ms < last || ms - last >= AUDIO_WAKE_MS);
+        if wake {
+            st.last_wake_ms = Some(ms);
+        }
+        if !st.closed {
+            self.shared
+                .ring_mut()
+                .push(Msg::Frame(frame), self.shared.capacity);
+        }
+        drop(st);
+        if wake {
+            self.shared.wake.notify_waiters();
         }
     }
 
@@ -238,9 +312,12 @@ impl Publisher {
 impl Drop for Publisher {
     fn drop(&mut self) {
         let mut st = self.shared.lock();
-        st.tx = None; // closes the ring: readers get Ended after what is queued
+        st.closed = true;
         st.gop.clear();
+        // Readers get Ended after what the ring still holds for them.
+        self.shared.ring_mut().closed = true;
         drop(st);
+        self.shared.wake.notify_waiters();
         self.hub.remove(&self.shared.path, self.shared.id);
     }
 }

@@ -323,3 +323,152 @@ async fn link_stats_follow_their_connections() {
     assert_eq!(s.egress.len(), 1);
     assert_eq!(s.egress[0].remote, "r2");
 }
+
+/// A waker that records whether it was woken.
+struct Flag(std::sync::atomic::AtomicBool);
+
+impl std::task::Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Flag {
+    fn take(&self) -> bool {
+        self.0.swap(false, Ordering::SeqCst)
+    }
+}
+
+fn av(video: bool, ms: i64, key: bool) -> Frame {
+    Frame {
+        track: if video { 0 } else { 1 },
+        kind: if video {
+            MediaKind::Video
+        } else {
+            MediaKind::Audio
+        },
+        pts: ms,
+        dts: ms,
+        timescale: 1000,
+        keyframe: key,
+        data: Bytes::from_static(b"x"),
+    }
+}
+
+fn dts_of(ev: Option<ReaderEvent>) -> (bool, i64) {
+    match ev {
+        Some(ReaderEvent::Frame(f)) => (f.is_video(), f.dts),
+        other => panic!("expected a frame, got {other:?}"),
+    }
+}
+
+#[test]
+fn audio_rides_along_with_the_next_video_frame() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let hub = Hub::new(HubConfig::default());
+    let p = hub.publish(path("live/w"), who()).unwrap();
+    p.set_tracks(info());
+    p.push(av(true, 0, true));
+    let mut r = hub
+        .subscribe(&path("live/w"), LagPolicy::SkipToKeyframe)
+        .unwrap();
+    assert_eq!(dts_of(r.try_recv()), (true, 0), "GOP snapshot first");
+    let flag = Arc::new(Flag(Default::default()));
+    let waker = Waker::from(flag.clone());
+    let mut cx = Context::from_waker(&waker);
+    {
+        let mut fut = std::pin::pin!(r.recv());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        // Audio within 40 ms of the last wake-up (the video frame at 0) does not wake...
+        p.push(av(false, 10, true));
+        p.push(av(false, 33, true));
+        assert!(!flag.take(), "audio woke the reader");
+        // ...the next video frame does, and the audio comes first, in order.
+        p.push(av(true, 40, false));
+        assert!(flag.take(), "video did not wake the reader");
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(ReaderEvent::Frame(f)) => assert_eq!((f.is_video(), f.dts), (false, 10)),
+            other => panic!("expected the audio frame, got {other:?}"),
+        }
+    }
+    assert_eq!(dts_of(r.try_recv()), (false, 33));
+    assert_eq!(dts_of(r.try_recv()), (true, 40));
+    assert!(r.try_recv().is_none());
+    {
+        // Audio 40 ms of media time after the last wake-up wakes the reader by itself (video
+        // stalled, or a very low frame rate).
+        let mut fut = std::pin::pin!(r.recv());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        p.push(av(false, 60, true));
+        assert!(!flag.take());
+        p.push(av(false, 80, true));
+        assert!(flag.take(), "40 ms of audio did not wake the reader");
+        assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Ready(_)));
+    }
+    assert_eq!(dts_of(r.try_recv()), (false, 80));
+    {
+        // Ending the stream wakes the reader.
+        let mut fut = std::pin::pin!(r.recv());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        drop(p);
+        assert!(flag.take(), "the end did not wake the reader");
+        assert!(matches!(
+            fut.as_mut().poll(&mut cx),
+            Poll::Ready(ReaderEvent::Ended(EndReason::PublisherGone))
+        ));
+    }
+}
+
+#[test]
+fn audio_only_streams_wake_on_every_frame() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    let hub = Hub::new(HubConfig::default());
+    let p = hub.publish(path("live/ao"), who()).unwrap();
+    let mut only_audio = info();
+    only_audio.tracks.remove(0);
+    p.set_tracks(only_audio);
+    let mut r = hub
+        .subscribe(&path("live/ao"), LagPolicy::SkipToKeyframe)
+        .unwrap();
+    assert!(matches!(r.try_recv(), None | Some(ReaderEvent::Tracks(_))));
+    let flag = Arc::new(Flag(Default::default()));
+    let waker = Waker::from(flag.clone());
+    let mut cx = Context::from_waker(&waker);
+    for ms in [0, 21, 42] {
+        let mut fut = std::pin::pin!(r.recv());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        p.push(av(false, ms, true));
+        assert!(flag.take(), "audio at {ms} ms did not wake the reader");
+        assert!(fut.as_mut().poll(&mut cx).is_ready());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lagging_reader_learns_of_track_changes_it_missed() {
+    let hub = Hub::new(HubConfig {
+        queue_frames: 8,
+        ..HubConfig::default()
+    });
+    let p = hub.publish(path("live/t"), who()).unwrap();
+    p.set_tracks(info());
+    let mut r = hub
+        .subscribe(&path("live/t"), LagPolicy::SkipToKeyframe)
+        .unwrap();
+    let mut changed = info();
+    changed.tracks.remove(1);
+    p.set_tracks(changed);
+    // The ring keeps frames 37 to 44, with the keyframe 40.
+    for i in 0..45 {
+        p.push(av(true, i * 33, i % 10 == 0));
+    }
+    match r.recv().await {
+        ReaderEvent::Tracks(t) => assert_eq!(t.tracks.len(), 1),
+        other => panic!("expected the new tracks, got {other:?}"),
+    }
+    match r.recv().await {
+        ReaderEvent::Frame(f) => assert_eq!((f.keyframe, f.dts), (true, 40 * 33)),
+        other => panic!("expected a keyframe, got {other:?}"),
+    }
+}

@@ -291,12 +291,23 @@ struct OutState {
     stream_id: u32,
 }
 
+/// One piece of a chunked message, in the order it goes on the wire: chunk header bytes, or a
+/// range of the message payload. See [`ChunkEncoder::write_pieces`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChunkPiece<'a> {
+    /// Header bytes (a message header, or a continuation chunk's basic header).
+    Header(&'a [u8]),
+    /// This range of the payload.
+    Payload(std::ops::Range<usize>),
+}
+
 /// Splits messages into chunks. Uses format 0 for the first message on a chunk stream, format 1
 /// (delta timestamp) after it when the stream id is the same, and format 3 for continuations.
 #[derive(Debug)]
 pub struct ChunkEncoder {
     chunk_size: usize,
-    last: HashMap<u32, OutState>,
+    /// The last message header sent on each chunk stream (a handful: a short list beats a map).
+    last: Vec<(u32, OutState)>,
 }
 
 impl Default for ChunkEncoder {
@@ -310,7 +321,7 @@ impl ChunkEncoder {
     pub fn new() -> Self {
         Self {
             chunk_size: DEFAULT_CHUNK_SIZE,
-            last: HashMap::new(),
+            last: Vec::new(),
         }
     }
 
@@ -334,13 +345,44 @@ impl ChunkEncoder {
         stream_id: u32,
         payload: &[u8],
     ) {
-        let prev = self.last.insert(
+        out.reserve(payload.len() + 18 + payload.len() / self.chunk_size * 8);
+        self.write_pieces(
             csid,
-            OutState {
-                timestamp,
-                stream_id,
+            timestamp,
+            type_id,
+            stream_id,
+            payload.len(),
+            |piece| match piece {
+                ChunkPiece::Header(h) => out.extend_from_slice(h),
+                ChunkPiece::Payload(r) => out.extend_from_slice(&payload[r]),
             },
         );
+    }
+
+    /// Chunks one message of `payload_len` bytes without touching the payload: `emit` gets the
+    /// header bytes and the payload ranges in wire order, so that a caller can send a payload
+    /// shared by many connections with one vectored write and no copy. The encoder's state
+    /// advances exactly as [`write`](Self::write) would advance it.
+    pub fn write_pieces(
+        &mut self,
+        csid: u32,
+        timestamp: u32,
+        type_id: u8,
+        stream_id: u32,
+        payload_len: usize,
+        mut emit: impl FnMut(ChunkPiece<'_>),
+    ) {
+        let state = OutState {
+            timestamp,
+            stream_id,
+        };
+        let prev = match self.last.iter_mut().find(|(c, _)| *c == csid) {
+            Some((_, last)) => Some(std::mem::replace(last, state)),
+            None => {
+                self.last.push((csid, state));
+                None
+            }
+        };
         let (fmt, ts_field) = match prev {
             Some(p) if p.stream_id == stream_id && timestamp >= p.timestamp => {
                 (1u8, timestamp - p.timestamp)
@@ -348,41 +390,75 @@ impl ChunkEncoder {
             _ => (0u8, timestamp),
         };
         let extended = ts_field >= 0xFF_FFFF;
-        out.reserve(payload.len() + 18 + payload.len() / self.chunk_size * 8);
-        write_basic_header(out, fmt, csid);
+        let mut hdr = HeaderBuf::default();
+        hdr.basic(fmt, csid);
         let f = if extended { 0xFF_FFFF } else { ts_field };
-        out.extend_from_slice(&f.to_be_bytes()[1..]);
-        out.extend_from_slice(&(payload.len() as u32).to_be_bytes()[1..]);
-        out.push(type_id);
+        hdr.put(&f.to_be_bytes()[1..]);
+        hdr.put(&(payload_len as u32).to_be_bytes()[1..]);
+        hdr.put(&[type_id]);
         if fmt == 0 {
-            out.extend_from_slice(&stream_id.to_le_bytes());
+            hdr.put(&stream_id.to_le_bytes());
         }
         if extended {
-            out.extend_from_slice(&ts_field.to_be_bytes());
+            hdr.put(&ts_field.to_be_bytes());
         }
-        let mut chunks = payload.chunks(self.chunk_size);
-        if let Some(first) = chunks.next() {
-            out.extend_from_slice(first);
-        }
-        for c in chunks {
-            write_basic_header(out, 3, csid);
-            if extended {
-                out.extend_from_slice(&ts_field.to_be_bytes());
+        emit(ChunkPiece::Header(hdr.as_slice()));
+        let mut at = 0;
+        while at < payload_len || at == 0 {
+            if at > 0 {
+                let mut cont = HeaderBuf::default();
+                cont.basic(3, csid);
+                if extended {
+                    cont.put(&ts_field.to_be_bytes());
+                }
+                emit(ChunkPiece::Header(cont.as_slice()));
             }
-            out.extend_from_slice(c);
+            let end = (at + self.chunk_size).min(payload_len);
+            if end > at {
+                emit(ChunkPiece::Payload(at..end));
+            }
+            if end == payload_len {
+                break;
+            }
+            at = end;
         }
     }
 }
 
-fn write_basic_header(out: &mut Vec<u8>, fmt: u8, csid: u32) {
-    match csid {
-        2..=63 => out.push(fmt << 6 | csid as u8),
-        64..=319 => out.extend_from_slice(&[fmt << 6, (csid - 64) as u8]),
-        _ => {
-            let c = csid.clamp(320, 65599) - 64;
-            out.extend_from_slice(&[fmt << 6 | 1, c as u8, (c >> 8) as u8]);
+/// A chunk header on the stack (at most 3 + 11 + 4 bytes).
+#[derive(Default)]
+struct HeaderBuf {
+    buf: [u8; 18],
+    len: usize,
+}
+
+impl HeaderBuf {
+    fn put(&mut self, b: &[u8]) {
+        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len += b.len();
+    }
+
+    fn basic(&mut self, fmt: u8, csid: u32) {
+        match csid {
+            2..=63 => self.put(&[fmt << 6 | csid as u8]),
+            64..=319 => self.put(&[fmt << 6, (csid - 64) as u8]),
+            _ => {
+                let c = csid.clamp(320, 65599) - 64;
+                self.put(&[fmt << 6 | 1, c as u8, (c >> 8) as u8]);
+            }
         }
     }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+#[cfg(test)]
+fn write_basic_header(out: &mut Vec<u8>, fmt: u8, csid: u32) {
+    let mut h = HeaderBuf::default();
+    h.basic(fmt, csid);
+    out.extend_from_slice(h.as_slice());
 }
 
 #[cfg(test)]
@@ -535,6 +611,45 @@ mod tests {
     }
 
     proptest! {
+        /// The pieces, put back together, are exactly what `write` produces, and both encoders
+        /// end in the same state (the next message's header is the same too).
+        #[test]
+        fn pieces_reassemble_to_write(
+            msgs in proptest::collection::vec(
+                (2u32..400, prop_oneof![0u32..100_000, 0xFF_FF00u32..0x100_0100], 0usize..9000, 0u32..3),
+                1..12,
+            ),
+            chunk_size in 1usize..5000,
+        ) {
+            let mut a = ChunkEncoder::new();
+            let mut b = ChunkEncoder::new();
+            a.set_chunk_size(chunk_size);
+            b.set_chunk_size(chunk_size);
+            for (i, (csid, ts, len, sid)) in msgs.into_iter().enumerate() {
+                let payload: Vec<u8> = (0..len).map(|j| (i * 7 + j) as u8).collect();
+                let mut whole = Vec::new();
+                a.write(&mut whole, csid, ts, 9, sid, &payload);
+                let mut pieced = Vec::new();
+                let mut ranges = Vec::new();
+                b.write_pieces(csid, ts, 9, sid, len, |p| match p {
+                    ChunkPiece::Header(h) => pieced.extend_from_slice(h),
+                    ChunkPiece::Payload(r) => {
+                        ranges.push(r.clone());
+                        pieced.extend_from_slice(&payload[r]);
+                    }
+                });
+                // The ranges tile the payload in order, none empty.
+                let mut covered = 0;
+                for r in &ranges {
+                    prop_assert_eq!(r.start, covered);
+                    prop_assert!(r.end > r.start);
+                    covered = r.end;
+                }
+                prop_assert_eq!(covered, len);
+                prop_assert_eq!(whole, pieced);
+            }
+        }
+
         #[test]
         fn encode_decode_round_trip(
             msgs in proptest::collection::vec(msg(), 1..20),

@@ -421,6 +421,28 @@ impl ServerSession {
             .write(&mut self.out, csid, timestamp, t, stream_id, body);
     }
 
+    /// Like [`send_media`](Self::send_media) for a body of `body_len` bytes, but writes nothing
+    /// itself: `emit` gets the chunk headers and body ranges in wire order (see
+    /// [`ChunkEncoder::write_pieces`](crate::chunk::ChunkEncoder::write_pieces)), so a player's
+    /// connection can point a vectored write at a payload shared by every player. Whatever
+    /// [`take_output`](Self::take_output) holds must go on the wire before these pieces.
+    pub fn media_pieces(
+        &mut self,
+        stream_id: u32,
+        video: bool,
+        timestamp: u32,
+        body_len: usize,
+        emit: impl FnMut(crate::chunk::ChunkPiece<'_>),
+    ) {
+        let (csid, t) = if video {
+            (CSID_VIDEO, type_id::VIDEO)
+        } else {
+            (CSID_AUDIO, type_id::AUDIO)
+        };
+        self.encoder
+            .write_pieces(csid, timestamp, t, stream_id, body_len, emit);
+    }
+
     fn send_command(&mut self, stream_id: u32, values: &[Amf0Value]) {
         let payload = amf0::encode_all(values);
         let csid = if stream_id == 0 {

@@ -9,6 +9,7 @@ mod cmaf_http;
 mod flv_out;
 mod hls;
 mod http;
+mod outq;
 mod rtmp;
 mod srt;
 mod web;

@@ -13,10 +13,12 @@ use weir_flv::amf0::Amf0Value;
 use weir_flv::tag;
 use weir_hub::{HubError, LagPolicy, Publisher, PublisherInfo, Reader, ReaderEvent};
 use weir_media::{CodecConfig, MediaInfo, StreamPath};
+use weir_rtmp::chunk::ChunkPiece;
 use weir_rtmp::ingest::{FlvIngest, IngestEvent};
 use weir_rtmp::{RtmpError, ServerEvent, ServerSession, SessionConfig};
 
 use crate::Ctx;
+use crate::outq::OutQueue;
 
 /// Read buffer size per connection.
 const READ_BUF: usize = 64 * 1024;
@@ -422,15 +424,77 @@ impl FlvEgress {
     /// Timestamp (ms, rebased to the first frame sent) and FLV body of a frame; `None` for
     /// tracks FLV cannot carry.
     pub(crate) fn frame(&mut self, f: &weir_media::Frame) -> Option<(u32, &[u8])> {
-        let track = self.info.track(f.track)?;
+        let (ts, header) = self.frame_header(f)?;
         self.body.clear();
-        if !tag::write_frame_body(&track.codec, f, &mut self.body) {
-            return None;
-        }
+        self.body.reserve(header.as_slice().len() + f.data.len());
+        self.body.extend_from_slice(header.as_slice());
+        self.body.extend_from_slice(&f.data);
+        Some((ts, &self.body))
+    }
+
+    /// Timestamp and the FLV body header of a frame, whose body is that header followed by
+    /// `f.data` (for senders that do not copy the payload); `None` for tracks FLV cannot carry.
+    pub(crate) fn frame_header(&mut self, f: &weir_media::Frame) -> Option<(u32, tag::BodyHeader)> {
+        let track = self.info.track(f.track)?;
+        let header = tag::frame_body_header(&track.codec, f)?;
         let dts = f.dts_ms();
         let base = *self.base_ms.get_or_insert(dts);
-        Some(((dts - base).max(0) as u32, &self.body))
+        Some(((dts - base).max(0) as u32, header))
     }
+}
+
+/// Queues one frame for a player: chunk headers and the FLV body header inline, the payload as
+/// references to the frame's shared bytes (no copy per player).
+fn queue_frame(
+    q: &mut OutQueue,
+    session: &mut ServerSession,
+    stream_id: u32,
+    egress: &mut FlvEgress,
+    f: &weir_media::Frame,
+) {
+    let Some((ts, header)) = egress.frame_header(f) else {
+        return;
+    };
+    if session.has_output() {
+        q.push_shared(session.take_output().into());
+    }
+    let prefix = header.as_slice();
+    let plen = prefix.len();
+    session.media_pieces(
+        stream_id,
+        f.is_video(),
+        ts,
+        plen + f.data.len(),
+        |piece| match piece {
+            ChunkPiece::Header(h) => q.push_small(h),
+            ChunkPiece::Payload(r) => {
+                if r.start < plen {
+                    q.push_small(&prefix[r.start..r.end.min(plen)]);
+                }
+                if r.end > plen {
+                    q.push_shared(f.data.slice(r.start.max(plen) - plen..r.end - plen));
+                }
+            }
+        },
+    );
+}
+
+/// Writes what the session and the queue hold, in that order.
+async fn flush_queue(
+    wr: &mut OwnedWriteHalf,
+    session: &mut ServerSession,
+    q: &mut OutQueue,
+) -> Result<(), ConnError> {
+    if session.has_output() {
+        q.push_shared(session.take_output().into());
+    }
+    if q.len() > 0 {
+        match tokio::time::timeout(WRITE_TIMEOUT, q.write_to(wr)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(ConnError::WriteTimeout(WRITE_TIMEOUT)),
+        }
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -445,6 +509,7 @@ async fn play_loop(
     ctx: &Ctx,
 ) -> Result<(), ConnError> {
     let mut egress = FlvEgress::new(reader.info().clone());
+    let mut q = OutQueue::default();
     let start = |session: &mut ServerSession, egress: &FlvEgress| {
         session.send_data(stream_id, &egress.metadata());
         for (video, body) in egress.configs() {
@@ -454,10 +519,13 @@ async fn play_loop(
     if !egress.info().tracks.is_empty() {
         start(&mut session, &egress);
     }
-    flush(&mut wr, &mut session).await?;
+    flush_queue(&mut wr, &mut session, &mut q).await?;
+    // Made once: a fresh `cancelled()` per wake-up would lock the token's waiter list twice.
+    let cancelled = ctx.cancel.cancelled();
+    let mut cancelled = std::pin::pin!(cancelled);
     loop {
         tokio::select! {
-            _ = ctx.cancel.cancelled() => return Ok(()),
+            _ = &mut cancelled => return Ok(()),
             r = rd.read(&mut buf) => {
                 let n = r?;
                 if n == 0 {
@@ -477,10 +545,7 @@ async fn play_loop(
                 while let Some(ev) = next.take() {
                     match ev {
                         ReaderEvent::Frame(f) => {
-                            let ts_ms = egress.frame(&f);
-                            if let Some((ts, body)) = ts_ms {
-                                session.send_media(stream_id, f.is_video(), ts, body);
-                            }
+                            queue_frame(&mut q, &mut session, stream_id, &mut egress, &f);
                         }
                         ReaderEvent::Tracks(info) => {
                             egress.set_info(info);
@@ -488,7 +553,7 @@ async fn play_loop(
                         }
                         ReaderEvent::Ended(reason) => {
                             session.end_play(stream_id, &name);
-                            flush(&mut wr, &mut session).await?;
+                            flush_queue(&mut wr, &mut session, &mut q).await?;
                             info!(?reason, "stream ended");
                             return Ok(());
                         }
@@ -500,6 +565,6 @@ async fn play_loop(
                 }
             }
         }
-        flush(&mut wr, &mut session).await?;
+        flush_queue(&mut wr, &mut session, &mut q).await?;
     }
 }
