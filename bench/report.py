@@ -38,6 +38,9 @@ def main(path):
         if b["n"] == 0 and rep.get("server"):
             base[b["server"]] = rep["server"]
 
+    overload = [r for r in runs if r["bench"]["proto"] == "overload"]
+    hls = [r for r in runs if r["bench"]["proto"] == "hls"]
+    runs = [r for r in runs if r["bench"]["proto"] not in ("overload", "hls")]
     rows = []
     for r in runs:
         b, rep = r["bench"], r["report"]
@@ -118,6 +121,10 @@ def main(path):
     print("  ms/v-s = marginal server CPU per viewer (ms CPU per viewer-second, baseline N=0 subtracted);")
     print("  KiB/v = RSS growth per viewer above the baseline; lat = server-added latency, ms (needs the SEI publisher);")
     print("  lg CPU = the load generator's own CPU (near 100 % means the client was the limit).")
+    for r in overload:
+        print_overload(r, rows)
+    for r in hls:
+        print_hls(r)
     # Headline: the largest N measured for each protocol (the least noisy marginal figures).
     print()
     for proto in ("rtmp", "http-flv"):
@@ -130,6 +137,57 @@ def main(path):
               f"RSS per viewer {fmt(w['mrss'], '.1f', 0)} vs {fmt(g['mrss'], '.1f', 0)} KiB -> ratio {fmt(rr, '.2f', 0)} (target <= 1.5)"
               + (f"; latency p95 {w['lat95']:.2f} vs {g['lat95']:.2f} ms (target <= 50)"
                  if w["lat95"] is not None and g["lat95"] is not None else ""))
+
+
+def print_overload(r, rows):
+    """The overload run: healthy players next to as many stalled ones."""
+    b, rep = r["bench"], r["report"]
+    sv = rep.get("server") or {}
+    print()
+    print(f"OVERLOAD weir, {b['n']} healthy players (half RTMP, half HTTP-FLV) + as many stalled, "
+          f"{b['window_s']} s window; server CPU {fmt((sv.get('cpu_share') or 0) * 100, '.1f', 0)} % of a core")
+    for t in rep.get("targets", []):
+        errs = ", ".join(f"{v} x {k}" for k, v in (t.get("errors") or {}).items()) or "none"
+        if "stalled" in t["protocol"]:
+            print(f"  {t['protocol']:<18} {t['players_started']:>5} started, {t['players_connected']:>5} connected; outcomes: {errs}")
+        else:
+            print(f"  {t['protocol']:<18} {t['players_started']:>5} started, {t['players_alive']:>5} alive, kept-up "
+                  f"{t.get('kept_up_share', 0) * 100:.1f} %, kbps min {fmt(t.get('kbps', {}).get('min'), '.0f', 0)}, "
+                  f"latency p50/p95/p99 {fmt(latency(t, 'p50'), '.1f', 0)}/{fmt(latency(t, 'p95'), '.1f', 0)}/"
+                  f"{fmt(latency(t, 'p99'), '.1f', 0)} ms; errors: {errs}")
+    print(f"  server: stalled_closed {b.get('stalled_closed')}; RSS peak {fmt((sv.get('rss_max_kb') or 0) / 1024, '.1f', 0)} MiB, "
+          f"at the end {fmt((sv.get('rss_end_kb') or 0) / 1024, '.1f', 0)} MiB")
+    # Compare with the busiest plain Weir run (the issue: <= 2x the RSS at 90 % load).
+    plain = [x for x in rows if x["key"] == "weir" and x["n"] and x["rss_end"]]
+    if plain and sv.get("rss_max_kb"):
+        top = max(plain, key=lambda x: (x["n"], x["rss_end"]))
+        print(f"  RSS peak / RSS of weir {top['proto']} N={top['n']} ({top['rss_end'] / 1024:.1f} MiB, "
+              f"{(top['cpu'] or 0) * 100:.0f} % CPU): {sv['rss_max_kb'] / top['rss_end']:.2f} (target <= 2)")
+
+
+def print_hls(r):
+    """HLS: CPU per request under wrk against nginx's static path; availability after the closing frame."""
+    rep = r["report"]
+    print()
+    w, g = rep["weir"], rep["nginx_static"]
+    print(f"HLS under wrk ({rep['wrk']['connections']} connections, {rep['wrk']['seconds']} s each, "
+          f"segment {rep['segment_bytes'] / 1024:.0f} KiB): CPU-us per request, Weir vs nginx static")
+    for kind in ("playlist", "segment"):
+        a, b = w[kind], g[kind]
+        ratio = (a["cpu_us_per_request"] / b["cpu_us_per_request"]
+                 if a["cpu_us_per_request"] and b["cpu_us_per_request"] else None)
+        errs = "" if not (a["non_2xx"] or b["non_2xx"]) else f"  (non-2xx: weir {a['non_2xx']}, nginx {b['non_2xx']})"
+        print(f"  {kind:<9} weir {fmt(a['cpu_us_per_request'], '.1f', 7)} us ({a['requests']} req)   nginx "
+              f"{fmt(b['cpu_us_per_request'], '.1f', 7)} us ({b['requests']} req)   ratio {fmt(ratio, '.2f', 0)}"
+              + (" (target <= 1.5)" if kind == "segment" else "") + errs)
+    p = rep.get("probe") or {}
+    for key, name in (("segment_available_ms", "segment"), ("part_available_ms", "part")):
+        d = p.get(key) or {}
+        if d.get("n"):
+            print(f"  {name} fetchable after its closing frame was sent: p50 {d['p50']:.1f} ms, p95 {d['p95']:.1f} ms, "
+                  f"max {d['max']:.1f} ms over {d['n']}" + (" (target <= 50)" if name == "segment" else ""))
+    if p.get("errors"):
+        print(f"  probe errors: {p['errors']}")
 
 
 def b0_window(runs, server):

@@ -14,8 +14,8 @@
 # bench/results/<date>-<mode>.jsonl (one line per run: {"bench": {...}, "report": <loadgen JSON>})
 # and bench/report.py prints the table.
 #
-# TODO (issue 6): HLS under wrk (CPU-µs per playlist/segment request against nginx serving the
-# same files statically) and segment availability delay; the overload case (stalled players).
+# Then the overload case (Weir): healthy players plus as many stalled ones (measure_overload),
+# and HLS: wrk against Weir and nginx's static path, segment and part availability (measure_hls).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -60,6 +60,7 @@ if [ "$INSTALL" = 1 ]; then
     { command -v nginx >/dev/null && [ -f "$NGINX_MODULE" ]; } || apt_install nginx libnginx-mod-rtmp
     command -v wrk >/dev/null || apt_install wrk
     command -v python3 >/dev/null || apt_install python3
+    command -v curl >/dev/null || apt_install curl
 fi
 [ -f "$NGINX_MODULE" ] || { log "missing $NGINX_MODULE (apt-get install libnginx-mod-rtmp)"; exit 1; }
 if [ "$BUILD" = 1 ]; then
@@ -262,6 +263,110 @@ for n in $PLAYERS; do
         measure weir flv "$n"
     fi
 done
+# Overload: healthy players plus as many that stall (never read once playing), Weir only.
+# Stalled players must be closed after rtmp/http.write_timeout_ms (10 s) and counted; the
+# healthy ones must not notice; RSS must stay bounded. The run is long enough for the timeout.
+measure_overload() { # n (healthy players in all, half RTMP, half HTTP-FLV; as many stalled)
+    # The window must outlast the write timeout (10 s) plus the time stalled sockets take to fill.
+    local n=$1 half=$(( $1 / 2 )) ow=$(( WINDOW > 14 ? WINDOW : 14 )) json pub_alive stalled
+    start_server weir
+    log "weir overload: $half RTMP + $half HTTP-FLV players, $half + $half stalled"
+    taskset -c 1 "$LOADGEN" --json --url "rtmp://127.0.0.1:$WEIR_RTMP/$STREAM" \
+        --url "http://127.0.0.1:$WEIR_HTTP/$STREAM.flv" -n "$half" --stalled "$half" \
+        --duration $(( WARMUP + ow )) --warmup "$WARMUP" --ramp-per-sec $(( n * 4 / WARMUP + 100 )) \
+        --server-pid "$SERVER_PID" --threads 1 >"$TMP/run.json" 2>>"$TMP/loadgen.log" &
+    local lg=$!; PIDS+=("$lg")
+    wait "$lg" || { log "weir-loadgen failed:"; tail -20 "$TMP/loadgen.log" >&2; exit 1; }
+    untrack "$lg"
+    stalled=$(curl -s --max-time 2 "http://127.0.0.1:$WEIR_HTTP/api/v1/streams" \
+        | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin).get("stalled_closed")))' 2>/dev/null || echo null)
+    json=$(cat "$TMP/run.json")
+    pub_alive=false; kill -0 "$PUB_PID" 2>/dev/null && pub_alive=true
+    printf '{"bench":{"mode":"%s","server":"weir","proto":"overload","n":%d,"warmup_s":%d,"window_s":%d,"publisher":"%s","publisher_alive":%s,"stalled_closed":%s,"date":"%s","nproc":%d,"cpu_model":"%s"},"report":%s}\n' \
+        "$MODE" "$n" "$WARMUP" "$ow" "$PUBLISHER" "$pub_alive" "$stalled" \
+        "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(nproc)" "${CPU_MODEL//\"/}" "$json" >>"$OUT"
+    stop_server
+}
+MAXN=$(printf '%s\n' $PLAYERS | sort -n | tail -1)
+[ "$MAXN" -gt 0 ] && measure_overload "$MAXN"
+
+# HLS: CPU per playlist and per segment request under wrk, Weir (segments in memory) against
+# nginx serving the same two files statically; then how soon a segment and a part are
+# fetchable after their closing frame (bench/hls_probe.py, LL-HLS blocking reloads).
+cat >"$TMP/weir-hls.toml" <<EOF2
+[log]
+level = "warn"
+[rtmp]
+listen = "127.0.0.1:$WEIR_RTMP"
+chunk_size = 4096
+[http]
+listen = "127.0.0.1:$WEIR_HTTP"
+[srt]
+enabled = false
+EOF2
+NGINX_HTTP=18081
+sed -e "s|@TMP@|$TMP|g" -e "s|@PORT@|$NGINX_HTTP|g" "$ROOT/bench/nginx-http.conf.in" >"$TMP/nginx-http.conf"
+if [ "$MODE" = quick ]; then WRK_SECS=3; PROBE_SEGS=2; else WRK_SECS=8; PROBE_SEGS=5; fi
+# One wrk run against URL with the server PID's CPU read around it: "requests cpu_s non2xx".
+wrk_cpu() { # pid url
+    local c1 c2 out
+    c1=$(proc_cpu "$1")
+    out=$(taskset -c 1 wrk -t1 -c32 -d"${WRK_SECS}s" --latency "$2" 2>&1) || true
+    c2=$(proc_cpu "$1")
+    echo "$out" >>"$TMP/wrk.log"
+    printf '%s %s %s\n' "$(echo "$out" | awk '/requests in/ { print $1 }')" \
+        "$(python3 -c "print(round($c2 - $c1, 3))")" \
+        "$(echo "$out" | awk '/Non-2xx/ { print $NF }')"
+}
+measure_hls() {
+    local base pl seg probe wp_n wp_c wp_e ws_n ws_c ws_e np_n np_c np_e ns_n ns_c ns_e
+    taskset -c 0 "$WEIR" --config "$TMP/weir-hls.toml" >>"$TMP/weir.log" 2>&1 &
+    SERVER_PID=$!; PIDS+=("$SERVER_PID")
+    wait_port 127.0.0.1 "$WEIR_RTMP" 10 "$SERVER_PID" || { log "weir did not start"; exit 1; }
+    PUB_URL=rtmp://127.0.0.1:$WEIR_RTMP/$STREAM
+    taskset -c 1 "$LOADGEN" publish --url "$PUB_URL" --input "$CLIP" --loop >>"$TMP/publisher.log" 2>&1 &
+    PUB_PID=$!; PIDS+=("$PUB_PID")
+    base=http://127.0.0.1:$WEIR_HTTP/$STREAM
+    log "weir HLS: waiting for segments"
+    nap 7
+    probe=$(timeout 60 python3 "$ROOT/bench/hls_probe.py" "$base" "$PROBE_SEGS" 12 2>>"$TMP/loadgen.log" || echo '{}')
+    pl=$(curl -s --max-time 2 "$base/ts.m3u8")
+    seg=$(echo "$pl" | grep -v '^#' | tail -1)
+    mkdir -p "$TMP/www/$STREAM"
+    echo "$pl" >"$TMP/www/$STREAM/ts.m3u8"
+    curl -s --max-time 5 -o "$TMP/www/$STREAM/$seg" "$base/$seg"
+    log "weir HLS: wrk on ts.m3u8 and $seg ($(stat -c %s "$TMP/www/$STREAM/$seg") bytes)"
+    read -r wp_n wp_c wp_e <<<"$(wrk_cpu "$SERVER_PID" "$base/ts.m3u8")"
+    read -r ws_n ws_c ws_e <<<"$(wrk_cpu "$SERVER_PID" "$base/$seg")"
+    stop_pid "$PUB_PID"; stop_pid "$SERVER_PID"; untrack "$PUB_PID"; untrack "$SERVER_PID"
+    taskset -c 0 nginx -p "$TMP/" -e "$TMP/nginx-http-error.log" -c "$TMP/nginx-http.conf" >>"$TMP/nginx.log" 2>&1 &
+    SERVER_PID=$!; PIDS+=("$SERVER_PID")
+    wait_port 127.0.0.1 "$NGINX_HTTP" 10 "$SERVER_PID" || { log "nginx (http) did not start"; exit 1; }
+    log "nginx static: wrk on the same two files"
+    read -r np_n np_c np_e <<<"$(wrk_cpu "$SERVER_PID" "http://127.0.0.1:$NGINX_HTTP/$STREAM/ts.m3u8")"
+    read -r ns_n ns_c ns_e <<<"$(wrk_cpu "$SERVER_PID" "http://127.0.0.1:$NGINX_HTTP/$STREAM/$seg")"
+    stop_pid "$SERVER_PID"; untrack "$SERVER_PID"
+    python3 - "$OUT" "$MODE" "$WRK_SECS" "$(stat -c %s "$TMP/www/$STREAM/$seg")" "$probe" \
+        "${wp_n:-0}" "${wp_c:-0}" "${wp_e:-0}" "${ws_n:-0}" "${ws_c:-0}" "${ws_e:-0}" \
+        "${np_n:-0}" "${np_c:-0}" "${np_e:-0}" "${ns_n:-0}" "${ns_c:-0}" "${ns_e:-0}" <<'PY'
+import json, sys, time
+out, mode, secs, seg_bytes, probe = sys.argv[1:6]
+v = [float(x) for x in sys.argv[6:]]
+def one(n, c, e):
+    return {"requests": int(n), "cpu_s": c, "non_2xx": int(e),
+            "cpu_us_per_request": (c * 1e6 / n) if n else None}
+rep = {"weir": {"playlist": one(*v[0:3]), "segment": one(*v[3:6])},
+       "nginx_static": {"playlist": one(*v[6:9]), "segment": one(*v[9:12])},
+       "segment_bytes": int(seg_bytes), "wrk": {"threads": 1, "connections": 32, "seconds": int(secs)},
+       "probe": json.loads(probe or "{}")}
+bench = {"mode": mode, "server": "weir", "proto": "hls", "n": 0,
+         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+with open(out, "a") as f:
+    f.write(json.dumps({"bench": bench, "report": rep}) + "\n")
+PY
+}
+measure_hls
+
 log "runs took $(( $(date +%s) - START )) s"
 if grep -q . "$TMP/nginx-error.log" 2>/dev/null; then
     log "nginx error log (last lines):"; tail -5 "$TMP/nginx-error.log" >&2

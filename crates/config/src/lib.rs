@@ -117,6 +117,8 @@ pub struct RtmpConfig {
     pub handshake_timeout_ms: u64,
     /// Publisher inactivity limit, in ms.
     pub idle_timeout_ms: u64,
+    /// A player whose socket accepts no byte for this long (ms) is disconnected and counted.
+    pub write_timeout_ms: u64,
 }
 
 impl Default for RtmpConfig {
@@ -128,6 +130,7 @@ impl Default for RtmpConfig {
             max_connections: 4096,
             handshake_timeout_ms: 10_000,
             idle_timeout_ms: 30_000,
+            write_timeout_ms: 10_000,
         }
     }
 }
@@ -142,6 +145,9 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// Access-Control-Allow-Origin value.
     pub cors_allow_origin: String,
+    /// A client that accepts no byte of a response for this long (ms) is disconnected and
+    /// counted (a stalled HTTP-FLV viewer, say).
+    pub write_timeout_ms: u64,
 }
 
 impl Default for HttpConfig {
@@ -150,6 +156,7 @@ impl Default for HttpConfig {
             enabled: true,
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             cors_allow_origin: "*".into(),
+            write_timeout_ms: 10_000,
         }
     }
 }
@@ -359,6 +366,14 @@ impl Config {
                 "rtmp.chunk_size",
                 format!("{} is outside 128..=65536", self.rtmp.chunk_size),
             );
+        }
+        for (key, v) in [
+            ("rtmp.write_timeout_ms", self.rtmp.write_timeout_ms),
+            ("http.write_timeout_ms", self.http.write_timeout_ms),
+        ] {
+            if !(100..=600_000).contains(&v) {
+                return bad(key, format!("{v} is outside 100..=600000"));
+            }
         }
         if self.rtmp.max_connections == 0 {
             return bad("rtmp.max_connections", "must be at least 1".into());

@@ -31,6 +31,11 @@ struct Cli {
     /// Players per URL.
     #[arg(short = 'n', long, default_value_t = 10)]
     players: usize,
+    /// Stalled players per URL, besides --players: once the server accepts the play they read
+    /// nothing more; at the end each reports whether the server closed it. Reported as a
+    /// target of their own (`rtmp+stalled`, `http-flv+stalled`).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    stalled: usize,
     /// Length of the whole run in seconds, warm-up included; the run stops by itself then.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     duration: f64,
@@ -178,6 +183,7 @@ fn config(cli: &Cli) -> Result<RunConfig, String> {
     let cfg = RunConfig {
         targets,
         players: cli.players,
+        stalled: cli.stalled,
         duration: secs(cli.duration, "--duration")?,
         warmup: secs(cli.warmup, "--warmup")?,
         ramp_per_sec: cli.ramp_per_sec,
@@ -188,7 +194,7 @@ fn config(cli: &Cli) -> Result<RunConfig, String> {
         threads: cli.threads,
     };
     cfg.validate()?;
-    let total = (cfg.players * cfg.targets.len()) as u64;
+    let total = ((cfg.players + cfg.stalled) * cfg.targets.len()) as u64;
     if let Some(limit) = open_files_limit()
         && total + 32 > limit
     {

@@ -29,6 +29,9 @@ pub struct RunConfig {
     pub targets: Vec<Target>,
     /// Players per target.
     pub players: usize,
+    /// Stalled players per target, besides `players`: they read nothing once the play is
+    /// accepted and are reported as a target of their own (`rtmp+stalled`, ...).
+    pub stalled: usize,
     /// Whole run, warm-up included.
     pub duration: Duration,
     /// Time before the measurement window opens.
@@ -50,7 +53,7 @@ pub struct RunConfig {
 impl RunConfig {
     /// Checks the bounds: player count, duration, warm-up, ramp.
     pub fn validate(&self) -> Result<(), String> {
-        let total = self.players.saturating_mul(self.targets.len());
+        let total = (self.players.saturating_add(self.stalled)).saturating_mul(self.targets.len());
         if self.targets.is_empty() {
             return Err("no target URL".into());
         }
@@ -106,7 +109,25 @@ pub async fn run(cfg: RunConfig) -> Result<Report, String> {
                 .map_err(|e| e.to_string())?,
         );
     }
-    let targets: Vec<Arc<Target>> = cfg.targets.iter().cloned().map(Arc::new).collect();
+    let mut targets: Vec<Arc<Target>> = cfg.targets.iter().cloned().map(Arc::new).collect();
+    // Each target's players, then (a target of their own) its stalled players.
+    let mut counts = vec![cfg.players; targets.len()];
+    if cfg.stalled > 0 {
+        for i in 0..targets.len() {
+            let mut t = (*targets[i]).clone();
+            t.stall = true;
+            targets.push(Arc::new(t));
+            addrs.push(addrs[i]);
+            counts.push(cfg.stalled);
+        }
+    }
+    // The start order: round-robin over the targets while each has players left.
+    let plan: Vec<usize> = (0..counts.iter().copied().max().unwrap_or(0))
+        .flat_map(|k| {
+            let counts = &counts;
+            (0..counts.len()).filter(move |&t| k < counts[t])
+        })
+        .collect();
     let latency: Vec<Arc<LatencyHistogram>> = targets
         .iter()
         .map(|_| Arc::new(LatencyHistogram::default()))
@@ -114,10 +135,23 @@ pub async fn run(cfg: RunConfig) -> Result<Report, String> {
     let latency_all = || -> Vec<Vec<u64>> { latency.iter().map(|h| h.snapshot()).collect() };
     let self_before = procfs::sample("self").unwrap_or_default();
     let server_before = server_sample(cfg.server_pid);
+    let rss_max = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sampler = cfg.server_pid.map(|pid| {
+        let rss_max = rss_max.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                if let Ok(s) = procfs::sample(&pid.to_string()) {
+                    rss_max.fetch_max(s.rss_kb, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        })
+    });
     let t0 = tokio::time::Instant::now();
     let deadline = t0 + cfg.duration;
     let window_start = t0 + cfg.warmup;
-    let total = cfg.players * targets.len();
+    let total = plan.len();
     let mut slots: Vec<Slot> = Vec::with_capacity(total);
     let mut at_window: Option<WindowStart> = None;
     let snapshot_all =
@@ -138,7 +172,7 @@ pub async fn run(cfg: RunConfig) -> Result<Report, String> {
             ));
         }
         sleep_until(at).await;
-        let target = i % targets.len();
+        let target = plan[i];
         let counters = Arc::new(Counters::default());
         let ctx = PlayerCtx {
             target: targets[target].clone(),
@@ -173,6 +207,9 @@ pub async fn run(cfg: RunConfig) -> Result<Report, String> {
     let end_snaps = snapshot_all(&slots);
     let latency_end = latency_all();
     let server_end = server_sample(cfg.server_pid);
+    if let Some(s) = sampler {
+        s.abort();
+    }
     let self_end = procfs::sample("self").unwrap_or_default();
     let window_end_std = Instant::now();
     let window_s = (window_end_std - window_start_std).as_secs_f64().max(1e-3);
@@ -208,8 +245,8 @@ pub async fn run(cfg: RunConfig) -> Result<Report, String> {
     for (ti, t) in targets.iter().enumerate() {
         let mut tr = TargetReport {
             url: t.url.clone(),
-            protocol: t.protocol.name().to_owned(),
-            players_requested: cfg.players,
+            protocol: t.name(),
+            players_requested: counts[ti],
             latency_ms: LatencyDist::between(&latency_start[ti], &latency_end[ti]),
             ..Default::default()
         };
@@ -298,6 +335,9 @@ pub async fn run(cfg: RunConfig) -> Result<Report, String> {
                 rss_end_kb: end.rss_kb,
                 rss_delta_kb: end.rss_kb as i64 - start.rss_kb as i64,
                 rss_growth_kb: end.rss_kb as i64 - before.rss_kb as i64,
+                rss_max_kb: rss_max
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    .max(end.rss_kb),
                 threads: end.threads,
             });
         }

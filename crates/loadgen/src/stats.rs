@@ -134,6 +134,8 @@ pub struct ServerReport {
     pub rss_delta_kb: i64,
     /// `rss_end_kb - rss_before_kb`: growth with all players connected.
     pub rss_growth_kb: i64,
+    /// Highest RSS seen over the run (sampled every 250 ms), KiB.
+    pub rss_max_kb: u64,
     /// Threads at the end.
     pub threads: u64,
 }
@@ -271,7 +273,7 @@ impl Report {
             (Some(sv), _) => {
                 let _ = writeln!(
                     s,
-                    "server pid {}: {:.2} CPU s in the window ({:.1} % of a core, {:.3} ms per player-second), RSS {} -> {} KiB ({:+} KiB in the window, {:+} KiB since before the first player), {} threads",
+                    "server pid {}: {:.2} CPU s in the window ({:.1} % of a core, {:.3} ms per player-second), RSS {} -> {} KiB ({:+} KiB in the window, {:+} KiB since before the first player, peak {} KiB), {} threads",
                     sv.pid,
                     sv.cpu_s,
                     sv.cpu_share * 100.0,
@@ -280,6 +282,7 @@ impl Report {
                     sv.rss_end_kb,
                     sv.rss_delta_kb,
                     sv.rss_growth_kb,
+                    sv.rss_max_kb,
                     sv.threads
                 );
             }

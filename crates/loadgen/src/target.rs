@@ -40,6 +40,9 @@ pub struct Target {
     pub path: String,
     /// For RTMP, the split URL.
     pub rtmp: Option<RtmpUrl>,
+    /// Players of this target stall: once the server accepts the play they read nothing more
+    /// (the overload case). Set by the run, not by the URL.
+    pub stall: bool,
 }
 
 /// Why a target cannot be used.
@@ -69,6 +72,15 @@ pub enum TargetError {
 }
 
 impl Target {
+    /// Short name for reports: the protocol, `+stalled` for stalling players.
+    pub fn name(&self) -> String {
+        if self.stall {
+            format!("{}+stalled", self.protocol.name())
+        } else {
+            self.protocol.name().to_owned()
+        }
+    }
+
     /// Parses `rtmp://host[:port]/app/stream` or `http://host[:port]/path.flv`.
     pub fn parse(url: &str) -> Result<Target, TargetError> {
         let lower = url.to_ascii_lowercase();
@@ -81,6 +93,7 @@ impl Target {
                 port: r.port,
                 path: String::new(),
                 rtmp: Some(r),
+                stall: false,
             });
         }
         let Some(rest) = lower.starts_with("http://").then(|| &url[7..]) else {
@@ -122,6 +135,7 @@ impl Target {
             port,
             path: path.to_owned(),
             rtmp: None,
+            stall: false,
         })
     }
 

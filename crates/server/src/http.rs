@@ -20,7 +20,9 @@ use tracing::{info, warn};
 use weir_hub::LagPolicy;
 use weir_media::StreamPath;
 
-use crate::{Ctx, cmaf_http, flv_out, web};
+use axum::serve::ListenerExt;
+
+use crate::{Ctx, cmaf_http, flv_out, stall, web};
 
 pub(crate) async fn serve(listener: TcpListener, ctx: Arc<Ctx>) {
     let cors = HeaderValue::from_str(&ctx.cfg.http.cors_allow_origin)
@@ -51,6 +53,12 @@ pub(crate) async fn serve(listener: TcpListener, ctx: Arc<Ctx>) {
         }))
         .with_state(ctx.clone());
     let cancel = ctx.cancel.clone();
+    // tap_io: axum provides ConnectInfo<SocketAddr> for any listener wrapped this way.
+    let listener = stall::GuardedListener {
+        inner: listener,
+        ctx: ctx.clone(),
+    }
+    .tap_io(|_| {});
     let res = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

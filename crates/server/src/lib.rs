@@ -12,6 +12,7 @@ mod http;
 mod outq;
 mod rtmp;
 mod srt;
+mod stall;
 mod web;
 
 use std::net::SocketAddr;
@@ -67,6 +68,15 @@ pub(crate) struct Ctx {
     pub srt_port: Option<u16>,
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,
+    /// Connections closed because the peer stopped reading.
+    pub stalled: StalledCounters,
+}
+
+/// Connections closed because the peer accepted nothing for the write timeout.
+#[derive(Default)]
+pub(crate) struct StalledCounters {
+    pub rtmp: AtomicU64,
+    pub http: AtomicU64,
 }
 
 impl Ctx {
@@ -163,6 +173,7 @@ impl Server {
                 .map(|a| a.port()),
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            stalled: StalledCounters::default(),
         });
         Ok(Server {
             ctx,

@@ -74,20 +74,25 @@ impl OutQueue {
     }
 
     /// Bytes waiting to be written.
-    pub(crate) fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.len
     }
 
-    /// Writes everything queued, one vectored write per wake-up of the socket.
+    /// Writes everything queued, one vectored write per wake-up of the socket. Fails with
+    /// [`TimedOut`](std::io::ErrorKind::TimedOut) when the peer takes no byte for `stall`.
     pub(crate) async fn write_to<W: AsyncWrite + Unpin>(
         &mut self,
         w: &mut W,
+        stall: std::time::Duration,
     ) -> std::io::Result<()> {
         while self.len > 0 {
             let n = {
                 let mut iov = [IoSlice::new(&[]); MAX_IOV];
                 let k = self.slices(&mut iov);
-                w.write_vectored(&iov[..k]).await?
+                tokio::time::timeout(stall, w.write_vectored(&iov[..k]))
+                    .await
+                    .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??
             };
             if n == 0 {
                 return Err(std::io::ErrorKind::WriteZero.into());
@@ -188,6 +193,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_peer_that_takes_nothing_times_out() {
+        let (mut a, _b) = tokio::io::duplex(64);
+        let mut q = OutQueue::default();
+        q.push_shared(Bytes::from(vec![1u8; 1000]));
+        let err = q
+            .write_to(&mut a, std::time::Duration::from_millis(200))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        assert_eq!(
+            q.len(),
+            1000 - 64,
+            "what the peer took is gone from the queue"
+        );
+    }
+
+    #[tokio::test]
     async fn partial_vectored_writes_deliver_everything_in_order() {
         for max in [1, 2, 5, 7, 64, 1 << 20] {
             let mut q = OutQueue::default();
@@ -214,7 +236,9 @@ mod tests {
                 max,
                 writes: 0,
             };
-            q.write_to(&mut w).await.unwrap();
+            q.write_to(&mut w, std::time::Duration::from_secs(1))
+                .await
+                .unwrap();
             assert_eq!(q.len(), 0);
             assert_eq!(w.got, want, "max {max}");
             // Small pieces merge: 40 × (11 + 1 header bytes, one payload) + the 100 bytes.

@@ -26,8 +26,6 @@ const READ_BUF: usize = 64 * 1024;
 const PLAYER_READ_BUF: usize = 4 * 1024;
 /// Most hub events a player batches into one socket write.
 const MAX_BATCH: usize = 128;
-/// A player whose socket accepts nothing for this long is dropped.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Why an RTMP connection ended.
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +73,12 @@ pub(crate) async fn serve(listener: TcpListener, ctx: Arc<Ctx>) {
                 let _ = sock.set_nodelay(true);
                 match connection(sock, peer, &ctx2).await {
                     Ok(()) => info!("connection closed"),
-                    Err(e) => warn!(error = %e, "connection closed with error"),
+                    Err(e) => {
+                        if let ConnError::WriteTimeout(_) = e {
+                            ctx2.stalled.rtmp.fetch_add(1, Ordering::Relaxed);
+                        }
+                        warn!(error = %e, "connection closed with error")
+                    }
                 }
                 active2.fetch_sub(1, Ordering::Relaxed);
             }
@@ -242,16 +245,21 @@ fn handle_setup_events(
     Ok(None)
 }
 
+/// Writes what the session holds (handshake and command replies, publisher acks). A peer that
+/// takes none of it for [`CONTROL_WRITE_TIMEOUT`] is dropped.
 async fn flush(wr: &mut OwnedWriteHalf, session: &mut ServerSession) -> Result<(), ConnError> {
     if session.has_output() {
         let out = session.take_output();
-        match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&out)).await {
+        match tokio::time::timeout(CONTROL_WRITE_TIMEOUT, wr.write_all(&out)).await {
             Ok(r) => r?,
-            Err(_) => return Err(ConnError::WriteTimeout(WRITE_TIMEOUT)),
+            Err(_) => return Err(ConnError::WriteTimeout(CONTROL_WRITE_TIMEOUT)),
         }
     }
     Ok(())
 }
+
+/// How long a control reply may wait for the peer to read.
+const CONTROL_WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 
 async fn publish_loop(
     mut rd: OwnedReadHalf,
@@ -484,17 +492,15 @@ async fn flush_queue(
     wr: &mut OwnedWriteHalf,
     session: &mut ServerSession,
     q: &mut OutQueue,
+    timeout: Duration,
 ) -> Result<(), ConnError> {
     if session.has_output() {
         q.push_shared(session.take_output().into());
     }
-    if q.len() > 0 {
-        match tokio::time::timeout(WRITE_TIMEOUT, q.write_to(wr)).await {
-            Ok(r) => r?,
-            Err(_) => return Err(ConnError::WriteTimeout(WRITE_TIMEOUT)),
-        }
+    match q.write_to(wr, timeout).await {
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(ConnError::WriteTimeout(timeout)),
+        r => Ok(r?),
     }
-    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -510,6 +516,9 @@ async fn play_loop(
 ) -> Result<(), ConnError> {
     let mut egress = FlvEgress::new(reader.info().clone());
     let mut q = OutQueue::default();
+    // A player that takes no byte for this long is dropped (and counted as stalled); one that
+    // reads slowly falls behind the ring and skips to the next keyframe instead.
+    let write_timeout = Duration::from_millis(ctx.cfg.rtmp.write_timeout_ms);
     let start = |session: &mut ServerSession, egress: &FlvEgress| {
         session.send_data(stream_id, &egress.metadata());
         for (video, body) in egress.configs() {
@@ -519,7 +528,7 @@ async fn play_loop(
     if !egress.info().tracks.is_empty() {
         start(&mut session, &egress);
     }
-    flush_queue(&mut wr, &mut session, &mut q).await?;
+    flush_queue(&mut wr, &mut session, &mut q, write_timeout).await?;
     // Made once: a fresh `cancelled()` per wake-up would lock the token's waiter list twice.
     let cancelled = ctx.cancel.cancelled();
     let mut cancelled = std::pin::pin!(cancelled);
@@ -553,7 +562,7 @@ async fn play_loop(
                         }
                         ReaderEvent::Ended(reason) => {
                             session.end_play(stream_id, &name);
-                            flush_queue(&mut wr, &mut session, &mut q).await?;
+                            flush_queue(&mut wr, &mut session, &mut q, write_timeout).await?;
                             info!(?reason, "stream ended");
                             return Ok(());
                         }
@@ -565,6 +574,6 @@ async fn play_loop(
                 }
             }
         }
-        flush_queue(&mut wr, &mut session, &mut q).await?;
+        flush_queue(&mut wr, &mut session, &mut q, write_timeout).await?;
     }
 }

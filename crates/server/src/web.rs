@@ -2,6 +2,7 @@
 //! page, and the player libraries (hls.js, dash.js) that Weir serves itself.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::UNIX_EPOCH;
 
 use axum::extract::State;
@@ -82,7 +83,15 @@ struct StreamsJson {
     hls_enabled: bool,
     player_bundled: bool,
     dash_player_bundled: bool,
+    /// Connections closed since start because the peer accepted nothing for the write timeout.
+    stalled_closed: StalledJson,
     streams: Vec<StreamJson>,
+}
+
+#[derive(Serialize)]
+struct StalledJson {
+    rtmp: u64,
+    http: u64,
 }
 
 #[derive(Serialize)]
@@ -211,6 +220,10 @@ pub(crate) async fn streams_json(State(ctx): State<Arc<Ctx>>) -> Response {
         hls_enabled: ctx.cfg.hls.enabled,
         player_bundled: HLSJS_BUNDLED,
         dash_player_bundled: DASHJS_BUNDLED,
+        stalled_closed: StalledJson {
+            rtmp: ctx.stalled.rtmp.load(Ordering::Relaxed),
+            http: ctx.stalled.http.load(Ordering::Relaxed),
+        },
         streams,
     };
     (

@@ -255,3 +255,95 @@ fn hostile_clients_do_not_disturb_a_live_stream() {
         );
     }
 }
+
+/// A TCP connection with a small receive buffer, so that a peer that stops reading fills it
+/// quickly.
+fn small_window_connect(port: u16) -> TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    s.set_recv_buffer_size(4096).unwrap();
+    s.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())
+        .unwrap();
+    let s: TcpStream = s.into();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// RTMP play up to NetStream.Play.Start, then the caller stops reading.
+fn rtmp_play_then_stall(port: u16, url: &str) -> TcpStream {
+    use weir_rtmp::{ClientEvent, ClientSession, RtmpUrl};
+    let url = RtmpUrl::parse(url).unwrap();
+    let mut s = small_window_connect(port);
+    let mut session = ClientSession::new(url.config());
+    session.play(&url.stream).unwrap();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < deadline, "play did not start");
+        if session.has_output() {
+            s.write_all(&session.take_output()).unwrap();
+        }
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "server closed before the play started");
+        session.handle_input(&buf[..n]).unwrap();
+        while let Some(ev) = session.poll_event() {
+            if let ClientEvent::PlayStarted { .. } = ev {
+                return s;
+            }
+        }
+    }
+}
+
+/// The API's `stalled_closed` counters (RTMP, HTTP).
+fn stalled_closed(w: &Weir) -> (u64, u64) {
+    let (_, _, body) = w.get("/api/v1/streams");
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let c = &v["stalled_closed"];
+    (c["rtmp"].as_u64().unwrap(), c["http"].as_u64().unwrap())
+}
+
+/// Viewers that stop reading (an RTMP player and an HTTP-FLV viewer) are disconnected after the
+/// write timeout and counted, while a healthy viewer of the same stream decodes throughout.
+#[test]
+fn stalled_viewers_are_closed_and_counted() {
+    tk::require("ffmpeg");
+    let _p = tk::heavy();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("stalled");
+    let w = Weir::start(
+        env!("CARGO_BIN_EXE_weir"),
+        &dir,
+        "[rtmp]\nwrite_timeout_ms = 1500\n[http]\nwrite_timeout_ms = 1500\n",
+    );
+    let _pub = tk::publish(&w.rtmp("live/s"));
+    w.wait_live("live/s");
+    let url = w.http("live/s.flv");
+    let watcher = std::thread::spawn(move || tk::decode(&url, 12));
+
+    let _rtmp = rtmp_play_then_stall(w.rtmp_port, &w.rtmp("live/s"));
+    let mut http = small_window_connect(w.http_port);
+    http.write_all(b"GET /live/s.flv HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut head = [0u8; 512];
+    let n = http.read(&mut head).unwrap();
+    assert!(
+        head[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head[..n])
+    );
+    // Neither reads from here on.
+    assert_eq!(stalled_closed(&w), (0, 0));
+    assert!(
+        tk::wait_until(Duration::from_secs(20), || stalled_closed(&w) == (1, 1)),
+        "stalled viewers not closed and counted: {:?}\n{}",
+        stalled_closed(&w),
+        w.log_text()
+    );
+    let log = w.log_text();
+    assert!(log.contains("player socket blocked"), "{log}");
+    assert!(log.contains("HTTP client took nothing"), "{log}");
+    let d = watcher.join().unwrap();
+    assert!(
+        d.video_frames >= 12 * 30 * 9 / 10 && d.errors.is_empty(),
+        "the healthy viewer suffered: {d:?}"
+    );
+}

@@ -43,6 +43,9 @@ pub async fn play(ctx: &PlayerCtx, st: &mut PlayerState) -> Result<(), String> {
                     return Err(format!("HTTP {}", h.status));
                 }
                 st.connected();
+                if ctx.target.stall {
+                    return super::stall(&mut sock, ctx).await;
+                }
                 let consumed_before = head.len() - data.len();
                 data = &data[len - consumed_before..];
                 head = Vec::new();

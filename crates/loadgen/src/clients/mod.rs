@@ -120,6 +120,29 @@ pub async fn run_player(ctx: PlayerCtx) -> PlayerOutcome {
     }
 }
 
+/// Outcome of a stalled player whose connection the server closed.
+pub const STALL_CLOSED: &str = "stalled: closed by the server";
+/// Outcome of a stalled player whose connection was still open at the end.
+pub const STALL_OPEN: &str = "stalled: still open at the end";
+
+/// A stalled player, once the play is accepted: reads nothing until shortly before the
+/// deadline, then drains what the kernel holds to see whether the server closed the
+/// connection (EOF or reset) or still keeps it ([`STALL_CLOSED`] or [`STALL_OPEN`], as `Err`).
+pub async fn stall(sock: &mut TcpStream, ctx: &PlayerCtx) -> Result<(), String> {
+    use tokio::io::AsyncReadExt;
+    let check = ctx.deadline - Duration::from_millis(1500);
+    tokio::time::sleep_until(check).await;
+    let mut buf = vec![0u8; 64 * 1024];
+    let until = check + Duration::from_millis(1000);
+    loop {
+        match tokio::time::timeout_at(until, sock.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Err(STALL_CLOSED.into()),
+            Ok(Ok(_)) => {}
+            Err(_) => return Err(STALL_OPEN.into()),
+        }
+    }
+}
+
 /// Opens the TCP connection (with `TCP_NODELAY`) within the connect timeout.
 pub async fn connect(ctx: &PlayerCtx) -> Result<TcpStream, String> {
     let sock = tokio::time::timeout(ctx.connect_timeout, TcpStream::connect(ctx.addr))

@@ -36,7 +36,12 @@ pub async fn play(ctx: &PlayerCtx, st: &mut PlayerState) -> Result<(), String> {
             .map_err(|e| format!("rtmp: {e}"))?;
         while let Some(ev) = session.poll_event() {
             match ev {
-                ClientEvent::PlayStarted { .. } => st.connected(),
+                ClientEvent::PlayStarted { .. } => {
+                    st.connected();
+                    if ctx.target.stall {
+                        return super::stall(&mut sock, ctx).await;
+                    }
+                }
                 ClientEvent::Video { timestamp, body } => st.media.video(timestamp, body),
                 ClientEvent::Audio { timestamp, body } => st.media.audio(timestamp, body),
                 ClientEvent::Unpublished { .. } => return Ok(()),
