@@ -444,18 +444,27 @@ pub fn file_header(has_audio: bool, has_video: bool) -> [u8; 13] {
 /// `timestamp_ms` is written as 24 bits plus the extended byte (its upper 8 bits). A body
 /// larger than [`MAX_TAG_SIZE`] cannot be framed; nothing is written for it.
 pub fn write_tag(out: &mut Vec<u8>, tag_type: u8, timestamp_ms: u32, body: &[u8]) {
-    if body.len() > MAX_TAG_SIZE {
+    write_tag_parts(out, tag_type, timestamp_ms, &[body]);
+}
+
+/// [`write_tag`] for a body given in parts (a [`BodyHeader`] and a frame's payload, say), so the
+/// caller needs no intermediate copy of the body.
+pub fn write_tag_parts(out: &mut Vec<u8>, tag_type: u8, timestamp_ms: u32, body: &[&[u8]]) {
+    let len: usize = body.iter().map(|p| p.len()).sum();
+    if len > MAX_TAG_SIZE {
         return;
     }
-    let size = (body.len() as u32).to_be_bytes();
+    let size = (len as u32).to_be_bytes();
     let ts = timestamp_ms.to_be_bytes();
-    out.reserve(TAG_HEADER_LEN + body.len() + PREV_TAG_SIZE_LEN);
+    out.reserve(TAG_HEADER_LEN + len + PREV_TAG_SIZE_LEN);
     out.extend_from_slice(&[
         tag_type, size[1], size[2], size[3], ts[1], ts[2], ts[3], ts[0],
     ]);
     out.extend_from_slice(&[0, 0, 0]); // stream id
-    out.extend_from_slice(body);
-    out.extend_from_slice(&((TAG_HEADER_LEN + body.len()) as u32).to_be_bytes());
+    for p in body {
+        out.extend_from_slice(p);
+    }
+    out.extend_from_slice(&((TAG_HEADER_LEN + len) as u32).to_be_bytes());
 }
 
 /// One tag read from an FLV file.

@@ -32,13 +32,13 @@ pub(crate) fn body(
             while let Some(ev) = next.take() {
                 match ev {
                     ReaderEvent::Frame(f) => {
-                        if started && let Some((ts, body)) = egress.frame(&f) {
+                        if started && let Some((ts, header)) = egress.frame_header(&f) {
                             let t = if f.is_video() {
                                 tag::TAG_VIDEO
                             } else {
                                 tag::TAG_AUDIO
                             };
-                            tag::write_tag(&mut out, t, ts, body);
+                            tag::write_tag_parts(&mut out, t, ts, &[header.as_slice(), &f.data]);
                         }
                     }
                     ReaderEvent::Tracks(info) => {

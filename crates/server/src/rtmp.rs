@@ -363,7 +363,6 @@ pub(crate) fn describe(info: &MediaInfo) -> String {
 pub(crate) struct FlvEgress {
     info: std::sync::Arc<MediaInfo>,
     base_ms: Option<i64>,
-    body: Vec<u8>,
 }
 
 impl FlvEgress {
@@ -371,7 +370,6 @@ impl FlvEgress {
         Self {
             info,
             base_ms: None,
-            body: Vec::new(),
         }
     }
 
@@ -427,17 +425,6 @@ impl FlvEgress {
                 tag::config_body(&t.codec).map(|b| (t.kind() == weir_media::MediaKind::Video, b))
             })
             .collect()
-    }
-
-    /// Timestamp (ms, rebased to the first frame sent) and FLV body of a frame; `None` for
-    /// tracks FLV cannot carry.
-    pub(crate) fn frame(&mut self, f: &weir_media::Frame) -> Option<(u32, &[u8])> {
-        let (ts, header) = self.frame_header(f)?;
-        self.body.clear();
-        self.body.reserve(header.as_slice().len() + f.data.len());
-        self.body.extend_from_slice(header.as_slice());
-        self.body.extend_from_slice(&f.data);
-        Some((ts, &self.body))
     }
 
     /// Timestamp and the FLV body header of a frame, whose body is that header followed by
@@ -497,7 +484,7 @@ async fn flush_queue(
     if session.has_output() {
         q.push_shared(session.take_output().into());
     }
-    match q.write_to(wr, timeout).await {
+    match q.send_to(wr.as_ref(), timeout).await {
         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(ConnError::WriteTimeout(timeout)),
         r => Ok(r?),
     }
