@@ -451,20 +451,34 @@ pub fn write_tag(out: &mut Vec<u8>, tag_type: u8, timestamp_ms: u32, body: &[u8]
 /// caller needs no intermediate copy of the body.
 pub fn write_tag_parts(out: &mut Vec<u8>, tag_type: u8, timestamp_ms: u32, body: &[&[u8]]) {
     let len: usize = body.iter().map(|p| p.len()).sum();
-    if len > MAX_TAG_SIZE {
+    let Some(header) = tag_header(tag_type, timestamp_ms, len) else {
         return;
-    }
-    let size = (len as u32).to_be_bytes();
-    let ts = timestamp_ms.to_be_bytes();
+    };
     out.reserve(TAG_HEADER_LEN + len + PREV_TAG_SIZE_LEN);
-    out.extend_from_slice(&[
-        tag_type, size[1], size[2], size[3], ts[1], ts[2], ts[3], ts[0],
-    ]);
-    out.extend_from_slice(&[0, 0, 0]); // stream id
+    out.extend_from_slice(&header);
     for p in body {
         out.extend_from_slice(p);
     }
-    out.extend_from_slice(&((TAG_HEADER_LEN + len) as u32).to_be_bytes());
+    out.extend_from_slice(&prev_tag_size(len));
+}
+
+/// The 11-byte header of a tag with a body of `body_len` bytes (`None` above [`MAX_TAG_SIZE`]).
+/// The tag is this header, the body, then [`prev_tag_size`] of the same length.
+pub fn tag_header(tag_type: u8, timestamp_ms: u32, body_len: usize) -> Option<[u8; 11]> {
+    if body_len > MAX_TAG_SIZE {
+        return None;
+    }
+    let size = (body_len as u32).to_be_bytes();
+    let ts = timestamp_ms.to_be_bytes();
+    // Stream id (the last three bytes) is always 0.
+    Some([
+        tag_type, size[1], size[2], size[3], ts[1], ts[2], ts[3], ts[0], 0, 0, 0,
+    ])
+}
+
+/// The PreviousTagSize that follows a tag with a body of `body_len` bytes.
+pub fn prev_tag_size(body_len: usize) -> [u8; 4] {
+    ((TAG_HEADER_LEN + body_len) as u32).to_be_bytes()
 }
 
 /// One tag read from an FLV file.

@@ -1,5 +1,7 @@
 //! HTTP-FLV: a live FLV file per viewer, streamed with chunked transfer encoding.
 
+use std::collections::VecDeque;
+
 use bytes::Bytes;
 use futures_util::Stream;
 use weir_flv::{amf0, tag};
@@ -7,60 +9,126 @@ use weir_hub::{Reader, ReaderEvent};
 
 use crate::rtmp::FlvEgress;
 
-/// Most hub events batched into one body chunk.
+/// Most hub events batched into one wake-up.
 const MAX_BATCH: usize = 128;
+/// Payloads at least this large go out by reference to the frame's bytes, shared by every
+/// viewer (each becomes its own HTTP chunk); smaller ones are copied next to their tag headers.
+const SHARE_MIN: usize = 1024;
 
 /// The body of one HTTP-FLV response: the FLV header, metadata, decoder configurations, then
 /// frames as they arrive. Ends when the publisher ends.
+///
+/// Each wake-up yields a few chunks: tag headers and small payloads copied together, large
+/// payloads as references to the hub's frames. hyper writes the chunks it has with one
+/// `writev` and holds at most 16 of them for a viewer that does not read, so a stalled viewer
+/// pins shared frames, not a private copy of the stream.
 pub(crate) fn body(
     reader: Reader,
     conn: u64,
     peer: std::net::SocketAddr,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send {
-    let egress = FlvEgress::new(reader.info().clone());
-    let reader = Viewer { reader, conn, peer };
-    futures_util::stream::unfold(
-        (reader, egress, false, false),
-        |(mut reader, mut egress, mut started, mut header)| async move {
-            let mut out = Vec::new();
-            if !started && !egress.info().tracks.is_empty() {
-                write_start(&mut out, &egress, &mut header);
-                started = true;
+    let st = BodyState {
+        egress: FlvEgress::new(reader.info().clone()),
+        reader: Viewer { reader, conn, peer },
+        started: false,
+        header: false,
+        done: false,
+        chunks: VecDeque::new(),
+        small: Vec::new(),
+    };
+    futures_util::stream::unfold(st, |mut st| async move {
+        loop {
+            if let Some(b) = st.chunks.pop_front() {
+                return Some((Ok(b), st));
             }
-            let mut next = Some(reader.recv().await);
-            let mut batched = 0;
-            while let Some(ev) = next.take() {
-                match ev {
-                    ReaderEvent::Frame(f) => {
-                        if started && let Some((ts, header)) = egress.frame_header(&f) {
-                            let t = if f.is_video() {
-                                tag::TAG_VIDEO
-                            } else {
-                                tag::TAG_AUDIO
-                            };
-                            tag::write_tag_parts(&mut out, t, ts, &[header.as_slice(), &f.data]);
-                        }
-                    }
-                    ReaderEvent::Tracks(info) => {
-                        egress.set_info(info);
-                        write_start(&mut out, &egress, &mut header);
-                        started = true;
-                    }
-                    ReaderEvent::Ended(_) => {
-                        if out.is_empty() {
-                            return None;
-                        }
-                        break;
+            if st.done {
+                return None;
+            }
+            st.next_batch().await;
+        }
+    })
+}
+
+struct BodyState {
+    reader: Viewer,
+    egress: FlvEgress,
+    /// The metadata and decoder configurations went out.
+    started: bool,
+    /// The FLV file header went out.
+    header: bool,
+    /// The stream ended: no batch after the one queued.
+    done: bool,
+    /// Chunks ready to go.
+    chunks: VecDeque<Bytes>,
+    /// Small bytes gathered for the next chunk.
+    small: Vec<u8>,
+}
+
+impl BodyState {
+    /// Waits for the next hub event, then queues it and whatever else is ready as chunks.
+    async fn next_batch(&mut self) {
+        if !self.started && !self.egress.info().tracks.is_empty() {
+            write_start(&mut self.small, &self.egress, &mut self.header);
+            self.started = true;
+        }
+        let mut next = Some(self.reader.recv().await);
+        let mut batched = 0;
+        while let Some(ev) = next.take() {
+            match ev {
+                ReaderEvent::Frame(f) => {
+                    if self.started {
+                        self.queue_frame(&f);
                     }
                 }
-                batched += 1;
-                if batched < MAX_BATCH {
-                    next = reader.try_recv();
+                ReaderEvent::Tracks(info) => {
+                    self.egress.set_info(info);
+                    write_start(&mut self.small, &self.egress, &mut self.header);
+                    self.started = true;
+                }
+                ReaderEvent::Ended(_) => {
+                    self.done = true;
+                    break;
                 }
             }
-            Some((Ok(Bytes::from(out)), (reader, egress, started, header)))
-        },
-    )
+            batched += 1;
+            if batched < MAX_BATCH {
+                next = self.reader.try_recv();
+            }
+        }
+        self.flush_small();
+    }
+
+    fn queue_frame(&mut self, f: &weir_media::Frame) {
+        let Some((ts, header)) = self.egress.frame_header(f) else {
+            return;
+        };
+        let prefix = header.as_slice();
+        let len = prefix.len() + f.data.len();
+        let t = if f.is_video() {
+            tag::TAG_VIDEO
+        } else {
+            tag::TAG_AUDIO
+        };
+        let Some(tag_header) = tag::tag_header(t, ts, len) else {
+            return;
+        };
+        self.small.extend_from_slice(&tag_header);
+        self.small.extend_from_slice(prefix);
+        if f.data.len() >= SHARE_MIN {
+            self.flush_small();
+            self.chunks.push_back(f.data.clone());
+        } else {
+            self.small.extend_from_slice(&f.data);
+        }
+        self.small.extend_from_slice(&tag::prev_tag_size(len));
+    }
+
+    fn flush_small(&mut self) {
+        if !self.small.is_empty() {
+            self.chunks
+                .push_back(Bytes::from(std::mem::take(&mut self.small)));
+        }
+    }
 }
 
 fn write_start(out: &mut Vec<u8>, egress: &FlvEgress, header_written: &mut bool) {
