@@ -157,7 +157,7 @@ pub async fn run(cfg: RunConfig) -> Result<Report, String> {
     let snapshot_all =
         |slots: &[Slot]| -> Vec<Snapshot> { slots.iter().map(|s| s.counters.snapshot()).collect() };
     let mut ramp_end = Duration::ZERO;
-    for i in 0..total {
+    for (i, &target) in plan.iter().enumerate() {
         let at = t0 + Duration::from_secs_f64(i as f64 / cfg.ramp_per_sec);
         if at >= deadline {
             break;
@@ -172,7 +172,6 @@ pub async fn run(cfg: RunConfig) -> Result<Report, String> {
             ));
         }
         sleep_until(at).await;
-        let target = plan[i];
         let counters = Arc::new(Counters::default());
         let ctx = PlayerCtx {
             target: targets[target].clone(),
