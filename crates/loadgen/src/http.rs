@@ -136,6 +136,11 @@ impl BodyDecoder {
         }
     }
 
+    /// How the body is delimited.
+    pub fn framing(&self) -> Framing {
+        self.framing
+    }
+
     /// True once a chunked or sized body has ended (never for [`Framing::Close`]).
     pub fn done(&self) -> bool {
         match self.framing {

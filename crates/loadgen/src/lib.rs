@@ -11,11 +11,13 @@
 //! unit with its wall-clock send time in an SEI NAL unit ([`sei`]); every player reads the stamp
 //! back, so the server-added latency is measured without trusting the server's timestamps.
 //!
-//! Modules: [`clients`] (one per protocol), [`media`] (what every player checks), [`sei`] (the
+//! Modules: [`clients`] (one per protocol: RTMP, HTTP-FLV, HLS/LL-HLS pollers), [`fmp4`] (what LL-HLS
+//! pollers parse), [`media`] (what every player checks), [`sei`] (the
 //! stamp), [`latency`] (the shared histogram), [`publish`], [`stats`] (the report), [`run`]
 //! (ramp, window, join), [`procfs`], [`http`], [`target`].
 
 pub mod clients;
+pub mod fmp4;
 pub mod http;
 pub mod latency;
 pub mod media;

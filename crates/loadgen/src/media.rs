@@ -132,26 +132,7 @@ impl MediaCheck {
     pub fn video(&mut self, timestamp: u32, body: Bytes) {
         match parse_video(body) {
             Ok(TagBody::Media { keyframe, data, .. }) => {
-                match sei::find_stamp(&data) {
-                    Some(sent_us) => {
-                        // Same clock as the publisher's on loopback; a step back of the clock
-                        // reads as 0.
-                        let us = sei::now_unix_us().saturating_sub(sent_us);
-                        self.latency.record(us);
-                        self.counters.stamped.fetch_add(1, Ordering::Relaxed);
-                    }
-                    None => {
-                        self.counters.unstamped.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                self.step(0, timestamp);
-                self.counters.video_frames.fetch_add(1, Ordering::Relaxed);
-                if keyframe {
-                    self.counters.keyframes.fetch_add(1, Ordering::Relaxed);
-                    if self.first_keyframe.is_none() {
-                        self.first_keyframe = Some(self.started.elapsed());
-                    }
-                }
+                self.video_frame(timestamp, keyframe, &data)
             }
             Ok(TagBody::Config(_)) => self.configs += 1,
             Ok(TagBody::Ignore) => {}
@@ -159,13 +140,45 @@ impl MediaCheck {
         }
     }
 
+    /// One video access unit (length-prefixed NAL units, as in FLV, MP4 and the hub) with its
+    /// millisecond timestamp, from a container the caller parsed (HLS segments and parts).
+    pub fn video_frame(&mut self, timestamp: u32, keyframe: bool, data: &[u8]) {
+        match sei::find_stamp(data) {
+            Some(sent_us) => {
+                // Same clock as the publisher's on loopback; a step back of the clock reads as 0.
+                let us = sei::now_unix_us().saturating_sub(sent_us);
+                self.latency.record(us);
+                self.counters.stamped.fetch_add(1, Ordering::Relaxed);
+            }
+            None => {
+                self.counters.unstamped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.step(0, timestamp);
+        self.counters.video_frames.fetch_add(1, Ordering::Relaxed);
+        if keyframe {
+            self.counters.keyframes.fetch_add(1, Ordering::Relaxed);
+            if self.first_keyframe.is_none() {
+                self.first_keyframe = Some(self.started.elapsed());
+            }
+        }
+    }
+
+    /// One audio frame with its millisecond timestamp, from a container the caller parsed.
+    pub fn audio_frame(&mut self, timestamp: u32) {
+        self.step(1, timestamp);
+        self.counters.audio_frames.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A container or stream the caller could not parse.
+    pub fn parse_error(&mut self) {
+        self.parse_errors += 1;
+    }
+
     /// One audio body with its millisecond timestamp.
     pub fn audio(&mut self, timestamp: u32, body: Bytes) {
         match parse_audio(body) {
-            Ok(TagBody::Media { .. }) => {
-                self.step(1, timestamp);
-                self.counters.audio_frames.fetch_add(1, Ordering::Relaxed);
-            }
+            Ok(TagBody::Media { .. }) => self.audio_frame(timestamp),
             Ok(TagBody::Config(_)) => self.configs += 1,
             Ok(TagBody::Ignore) => {}
             Err(_) => self.parse_errors += 1,

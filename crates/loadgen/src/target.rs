@@ -13,6 +13,8 @@ pub enum Protocol {
     Rtmp,
     /// HTTP-FLV: one long GET.
     HttpFlv,
+    /// HLS: a playlist poller fetching MPEG-TS segments, or (`ll.m3u8`) LL-HLS parts.
+    Hls,
 }
 
 impl Protocol {
@@ -21,6 +23,7 @@ impl Protocol {
         match self {
             Protocol::Rtmp => "rtmp",
             Protocol::HttpFlv => "http-flv",
+            Protocol::Hls => "hls",
         }
     }
 }
@@ -40,6 +43,8 @@ pub struct Target {
     pub path: String,
     /// For RTMP, the split URL.
     pub rtmp: Option<RtmpUrl>,
+    /// For HLS, an LL-HLS playlist (`ll.m3u8`): blocking reloads and parts.
+    pub ll: bool,
     /// Players of this target stall: once the server accepts the play they read nothing more
     /// (the overload case). Set by the run, not by the URL.
     pub stall: bool,
@@ -72,12 +77,18 @@ pub enum TargetError {
 }
 
 impl Target {
-    /// Short name for reports: the protocol, `+stalled` for stalling players.
+    /// Short name for reports: the protocol (`ll-hls` for LL-HLS), `+stalled` for stalling
+    /// players.
     pub fn name(&self) -> String {
-        if self.stall {
-            format!("{}+stalled", self.protocol.name())
+        let p = if self.ll {
+            "ll-hls"
         } else {
-            self.protocol.name().to_owned()
+            self.protocol.name()
+        };
+        if self.stall {
+            format!("{p}+stalled")
+        } else {
+            p.to_owned()
         }
     }
 
@@ -93,6 +104,7 @@ impl Target {
                 port: r.port,
                 path: String::new(),
                 rtmp: Some(r),
+                ll: false,
                 stall: false,
             });
         }
@@ -123,14 +135,20 @@ impl Target {
             return Err(bad());
         }
         let file = path.split('?').next().unwrap_or_default();
-        if file.ends_with(".m3u8") || file.ends_with(".mpd") {
+        if file.ends_with(".mpd") {
             return Err(TargetError::Url(format!(
-                "{url}: HLS/DASH pollers are not implemented yet (only HTTP-FLV)"
+                "{url}: DASH pollers are not implemented yet (HTTP-FLV and HLS are)"
             )));
         }
+        let hls = file.ends_with(".m3u8");
         Ok(Target {
             url: url.to_owned(),
-            protocol: Protocol::HttpFlv,
+            protocol: if hls {
+                Protocol::Hls
+            } else {
+                Protocol::HttpFlv
+            },
+            ll: hls && file.rsplit('/').next() == Some("ll.m3u8"),
             host: host.to_owned(),
             port,
             path: path.to_owned(),

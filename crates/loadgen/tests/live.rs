@@ -134,3 +134,82 @@ fn loadgen_publishes_stamped_and_plays_rtmp_and_http_flv_from_weir() {
     publisher.signal("TERM");
     assert!(w.alive(), "server still running");
 }
+
+#[test]
+fn loadgen_polls_hls_and_ll_hls_from_weir() {
+    tk::require("ffmpeg");
+    let bin = weir_bin();
+    let clip = tk::clip();
+    let _permit = tk::heavy();
+    let dir = std::env::temp_dir().join(format!("weir-loadgen-hls-{}", std::process::id()));
+    let mut w = Weir::start(bin.to_str().expect("utf-8 path"), &dir, "");
+    let publish_url = w.rtmp("live/poll");
+    let mut publisher = Proc::spawn(
+        "weir-loadgen publish",
+        Command::new(LOADGEN)
+            .args(["publish", "--url", &publish_url, "--input"])
+            .arg(&clip)
+            .args(["--loop", "--duration", "40"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    );
+    w.wait_live("live/poll");
+    w.wait_http_ok("/live/poll/ll.m3u8", Duration::from_secs(15));
+    let pid = w.proc.child.id().to_string();
+    let ts = w.http("live/poll/ts.m3u8");
+    let ll = w.http("live/poll/ll.m3u8");
+    let out = tk::run_bounded(
+        Command::new(LOADGEN).args([
+            "--url",
+            &ts,
+            "--url",
+            &ll,
+            "--players",
+            "4",
+            "--duration",
+            "8",
+            "--warmup",
+            "2",
+            "--server-pid",
+            &pid,
+            "--json",
+        ]),
+        Duration::from_secs(60),
+    );
+    assert!(out.status_ok, "weir-loadgen failed: {}", out.stderr);
+    let line = String::from_utf8_lossy(&out.stdout);
+    let j: serde_json::Value = serde_json::from_str(line.trim())
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {line}\n{}", out.stderr));
+    let table = &out.stderr;
+    let window = j["window_s"].as_f64().unwrap();
+    let targets = j["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2, "{table}");
+    // (protocol, least share of the clip's frames in the window, latency p50 bound in ms): a TS
+    // poller gets whole segments (the test clip has a 1 s GOP), an LL-HLS poller parts.
+    for (t, (proto, share, p50_max)) in targets
+        .iter()
+        .zip([("hls", 0.5, 4000.0), ("ll-hls", 0.8, 1500.0)])
+    {
+        let ctx = format!("{proto}: {t}\n{table}");
+        assert_eq!(t["protocol"], proto, "{ctx}");
+        for k in ["players_started", "players_connected", "players_alive"] {
+            assert_eq!(t[k], 4, "{k} {ctx}");
+        }
+        assert!(t["errors"].as_object().unwrap().is_empty(), "{ctx}");
+        assert_eq!(t["parse_errors"], 0, "{ctx}");
+        assert_eq!(t["ts_backjumps"], 0, "{ctx}");
+        assert!(
+            t["video_frames"]["min"].as_f64().unwrap() >= window * FPS as f64 * share,
+            "{ctx}"
+        );
+        assert!(t["audio_frames"]["min"].as_f64().unwrap() > 0.0, "{ctx}");
+        assert_eq!(t["players_stamped"], 4, "{ctx}");
+        assert_eq!(t["unstamped_frames"], 0, "{ctx}");
+        let p50 = t["latency_ms"]["p50"].as_f64().unwrap();
+        assert!(p50 > 0.0 && p50 < p50_max, "{ctx}");
+    }
+    assert!(publisher.running(), "the publisher stopped early");
+    publisher.signal("TERM");
+    assert!(w.alive(), "server still running");
+}

@@ -5,6 +5,7 @@
 //! `play(&PlayerCtx, &mut PlayerState) -> Result<(), String>` and a [`Protocol`] variant; a
 //! The SEI-stamping publisher is [`crate::publish`].
 
+pub mod hls;
 pub mod http_flv;
 pub mod rtmp;
 
@@ -96,6 +97,7 @@ pub async fn run_player(ctx: PlayerCtx) -> PlayerOutcome {
         match ctx.target.protocol {
             Protocol::Rtmp => rtmp::play(&ctx, &mut st).await,
             Protocol::HttpFlv => http_flv::play(&ctx, &mut st).await,
+            Protocol::Hls => hls::play(&ctx, &mut st).await,
         }
     })
     .await;
