@@ -180,6 +180,16 @@ def print_hls(r):
         print(f"  {kind:<9} weir {fmt(a['cpu_us_per_request'], '.1f', 7)} us ({a['requests']} req)   nginx "
               f"{fmt(b['cpu_us_per_request'], '.1f', 7)} us ({b['requests']} req)   ratio {fmt(ratio, '.2f', 0)}"
               + (" (target <= 1.5)" if kind == "segment" else "") + errs)
+    pol = rep.get("pollers") or {}
+    sv = pol.get("server") or {}
+    for t in pol.get("targets", []):
+        print(f"  {t['players_started']} {t['protocol']} pollers: {t['players_alive']} alive, kept-up "
+              f"{t.get('kept_up_share', 0) * 100:.1f} %, kbps min {fmt(t.get('kbps', {}).get('min'), '.0f', 0)}, "
+              f"frame age on arrival p50/p95 {fmt(latency(t, 'p50'), '.0f', 0)}/{fmt(latency(t, 'p95'), '.0f', 0)} ms, "
+              f"parse errors {t.get('parse_errors')}")
+    if sv:
+        print(f"  server with the pollers: {sv.get('cpu_share', 0) * 100:.1f} % of a core, "
+              f"{sv.get('cpu_ms_per_player_s', 0):.3f} ms CPU per poller-second (publisher and packaging included)")
     p = rep.get("probe") or {}
     for key, name in (("segment_available_ms", "segment"), ("part_available_ms", "part")):
         d = p.get(key) or {}

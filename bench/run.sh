@@ -2,7 +2,7 @@
 # Weir and nginx-rtmp side by side (issue 6). See bench/README.md.
 #
 #   bench/run.sh           full run: N in {0, 50, 200, 500, 1000}, 10 s warm-up + 20 s window (~9 min)
-#   bench/run.sh --quick   spot check: N in {0, 50, 200}, 5 s warm-up + 10 s window (< 3 min)
+#   bench/run.sh --quick   spot check: N in {0, 200}, 5 s warm-up + 10 s window (< 3 min)
 #
 # Options: --no-build (use the existing target/release binaries), --no-install,
 #          --players "0 50 200" (override the N list), --keep (keep the temp dir),
@@ -45,7 +45,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$MODE" = quick ]; then
-    : "${PLAYERS:=0 50 200}"; WARMUP=5; WINDOW=10
+    : "${PLAYERS:=0 200}"; WARMUP=5; WINDOW=10
 else
     : "${PLAYERS:=0 50 200 500 1000}"; WARMUP=10; WINDOW=20
 fi
@@ -306,7 +306,7 @@ enabled = false
 EOF2
 NGINX_HTTP=18081
 sed -e "s|@TMP@|$TMP|g" -e "s|@PORT@|$NGINX_HTTP|g" "$ROOT/bench/nginx-http.conf.in" >"$TMP/nginx-http.conf"
-if [ "$MODE" = quick ]; then WRK_SECS=3; PROBE_SEGS=2; else WRK_SECS=8; PROBE_SEGS=5; fi
+if [ "$MODE" = quick ]; then WRK_SECS=2; PROBE_SEGS=2; POLLERS=100; POLL_SECS=7; else WRK_SECS=8; PROBE_SEGS=5; POLLERS=250; POLL_SECS=20; fi
 # One wrk run against URL with the server PID's CPU read around it: "requests cpu_s non2xx".
 wrk_cpu() { # pid url
     local c1 c2 out
@@ -319,7 +319,7 @@ wrk_cpu() { # pid url
         "$(echo "$out" | awk '/Non-2xx/ { print $NF }')"
 }
 measure_hls() {
-    local base pl seg probe wp_n wp_c wp_e ws_n ws_c ws_e np_n np_c np_e ns_n ns_c ns_e
+    local base pl seg probe pollers wp_n wp_c wp_e ws_n ws_c ws_e np_n np_c np_e ns_n ns_c ns_e
     taskset -c 0 "$WEIR" --config "$TMP/weir-hls.toml" >>"$TMP/weir.log" 2>&1 &
     SERVER_PID=$!; PIDS+=("$SERVER_PID")
     wait_port 127.0.0.1 "$WEIR_RTMP" 10 "$SERVER_PID" || { log "weir did not start"; exit 1; }
@@ -328,8 +328,12 @@ measure_hls() {
     PUB_PID=$!; PIDS+=("$PUB_PID")
     base=http://127.0.0.1:$WEIR_HTTP/$STREAM
     log "weir HLS: waiting for segments"
-    nap 7
+    nap 5
     probe=$(timeout 60 python3 "$ROOT/bench/hls_probe.py" "$base" "$PROBE_SEGS" 12 2>>"$TMP/loadgen.log" || echo '{}')
+    log "weir HLS: $POLLERS TS + $POLLERS LL-HLS pollers for $POLL_SECS s"
+    taskset -c 1 "$LOADGEN" --json --url "$base/ts.m3u8" --url "$base/ll.m3u8" -n "$POLLERS" \
+        --duration "$POLL_SECS" --warmup 3 --ramp-per-sec 400 --server-pid "$SERVER_PID" --threads 1 \
+        >"$TMP/pollers.json" 2>>"$TMP/loadgen.log" || echo '{}' >"$TMP/pollers.json"
     pl=$(curl -s --max-time 2 "$base/ts.m3u8")
     seg=$(echo "$pl" | grep -v '^#' | tail -1)
     mkdir -p "$TMP/www/$STREAM"
@@ -346,19 +350,23 @@ measure_hls() {
     read -r np_n np_c np_e <<<"$(wrk_cpu "$SERVER_PID" "http://127.0.0.1:$NGINX_HTTP/$STREAM/ts.m3u8")"
     read -r ns_n ns_c ns_e <<<"$(wrk_cpu "$SERVER_PID" "http://127.0.0.1:$NGINX_HTTP/$STREAM/$seg")"
     stop_pid "$SERVER_PID"; untrack "$SERVER_PID"
-    python3 - "$OUT" "$MODE" "$WRK_SECS" "$(stat -c %s "$TMP/www/$STREAM/$seg")" "$probe" \
+    python3 - "$OUT" "$MODE" "$WRK_SECS" "$(stat -c %s "$TMP/www/$STREAM/$seg")" "$probe" "$TMP/pollers.json" \
         "${wp_n:-0}" "${wp_c:-0}" "${wp_e:-0}" "${ws_n:-0}" "${ws_c:-0}" "${ws_e:-0}" \
         "${np_n:-0}" "${np_c:-0}" "${np_e:-0}" "${ns_n:-0}" "${ns_c:-0}" "${ns_e:-0}" <<'PY'
 import json, sys, time
-out, mode, secs, seg_bytes, probe = sys.argv[1:6]
-v = [float(x) for x in sys.argv[6:]]
+out, mode, secs, seg_bytes, probe, pollers = sys.argv[1:7]
+v = [float(x) for x in sys.argv[7:]]
+try:
+    pollers = json.load(open(pollers))
+except (OSError, ValueError):
+    pollers = {}
 def one(n, c, e):
     return {"requests": int(n), "cpu_s": c, "non_2xx": int(e),
             "cpu_us_per_request": (c * 1e6 / n) if n else None}
 rep = {"weir": {"playlist": one(*v[0:3]), "segment": one(*v[3:6])},
        "nginx_static": {"playlist": one(*v[6:9]), "segment": one(*v[9:12])},
        "segment_bytes": int(seg_bytes), "wrk": {"threads": 1, "connections": 32, "seconds": int(secs)},
-       "probe": json.loads(probe or "{}")}
+       "probe": json.loads(probe or "{}"), "pollers": pollers}
 bench = {"mode": mode, "server": "weir", "proto": "hls", "n": 0,
          "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 with open(out, "a") as f:

@@ -71,6 +71,7 @@ pub(crate) async fn serve(listener: TcpListener, ctx: Arc<Ctx>) {
         ctx.tracker.spawn(
             async move {
                 let _ = sock.set_nodelay(true);
+                crate::limit_unsent(&sock);
                 match connection(sock, peer, &ctx2).await {
                     Ok(()) => info!("connection closed"),
                     Err(e) => {

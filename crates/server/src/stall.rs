@@ -36,6 +36,7 @@ impl axum::serve::Listener for GuardedListener {
                 Ok((sock, peer)) => {
                     // Live bodies go out frame by frame: no Nagle delay behind a delayed ACK.
                     let _ = sock.set_nodelay(true);
+                    crate::limit_unsent(&sock);
                     let stall = Duration::from_millis(self.ctx.cfg.http.write_timeout_ms);
                     return (StallGuard::new(sock, stall, self.ctx.clone(), peer), peer);
                 }

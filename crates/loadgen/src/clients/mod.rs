@@ -145,9 +145,22 @@ pub async fn stall(sock: &mut TcpStream, ctx: &PlayerCtx) -> Result<(), String> 
     }
 }
 
+/// Receive buffer of a stalled player: small, so the server meets a full window at once, as it
+/// would behind a client that stopped reading long ago.
+const STALL_RCVBUF: u32 = 4096;
+
 /// Opens the TCP connection (with `TCP_NODELAY`) within the connect timeout.
 pub async fn connect(ctx: &PlayerCtx) -> Result<TcpStream, String> {
-    let sock = tokio::time::timeout(ctx.connect_timeout, TcpStream::connect(ctx.addr))
+    let socket = if ctx.addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(|e| format!("socket: {e}"))?;
+    if ctx.target.stall {
+        let _ = socket.set_recv_buffer_size(STALL_RCVBUF);
+    }
+    let sock = tokio::time::timeout(ctx.connect_timeout, socket.connect(ctx.addr))
         .await
         .map_err(|_| format!("connect: timed out after {:?}", ctx.connect_timeout))?
         .map_err(|e| format!("connect: {e}"))?;
