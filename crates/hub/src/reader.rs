@@ -43,6 +43,8 @@ const LAG_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// Most messages a reader copies out of the ring per lock.
 const FETCH_BATCH: usize = 64;
+/// Queue capacity a reader keeps while it is current.
+const IDLE_QUEUE: usize = 8;
 
 /// One consumer of a stream. Bounded: it holds at most the ring's capacity of frames behind the
 /// publisher, plus the GOP snapshot it started with (and one fetch batch).
@@ -50,7 +52,9 @@ pub struct Reader {
     shared: Arc<StreamShared>,
     /// Sequence number of the next ring message to fetch.
     cursor: u64,
-    /// Fetched (or, at open, the GOP snapshot) and not yet delivered.
+    /// The GOP snapshot taken at open (shared with the stream) and how much of it was sent.
+    gop: Option<(Arc<Vec<Frame>>, usize)>,
+    /// Fetched from the ring and not yet delivered.
     queue: VecDeque<Msg>,
     info: Arc<MediaInfo>,
     policy: LagPolicy,
@@ -81,14 +85,15 @@ impl Reader {
         }
         // The state lock is held, so no frame can slip between the GOP snapshot and the cursor.
         let cursor = shared.ring().next_seq;
-        let queue = st.gop.iter().cloned().map(Msg::Frame).collect();
+        let gop = (!st.gop.is_empty()).then(|| (st.gop.clone(), 0));
         let info = st.info.clone();
         drop(st);
         shared.stats.readers.fetch_add(1, Ordering::Relaxed);
         Some(Self {
             shared,
             cursor,
-            queue,
+            gop,
+            queue: VecDeque::new(),
             info,
             policy,
             skipping: false,
@@ -130,7 +135,8 @@ impl Reader {
     /// (at first, its GOP snapshot).
     pub fn pending(&self) -> usize {
         let behind = self.shared.ring().next_seq.saturating_sub(self.cursor);
-        (behind as usize).min(self.shared.capacity) + self.queue.len()
+        let gop = self.gop.as_ref().map_or(0, |(g, i)| g.len() - i);
+        (behind as usize).min(self.shared.capacity) + self.queue.len() + gop
     }
 
     /// Waits for the next event. Cancel-safe: dropping the future loses nothing.
@@ -161,11 +167,23 @@ impl Reader {
             if let Some(r) = self.ended {
                 return Some(ReaderEvent::Ended(r));
             }
+            if let Some((gop, i)) = &mut self.gop {
+                if let Some(f) = gop.get(*i) {
+                    *i += 1;
+                    return Some(ReaderEvent::Frame(f.clone()));
+                }
+                self.gop = None;
+            }
             if let Some(msg) = self.queue.pop_front() {
                 if let Some(ev) = self.deliver(msg) {
                     return Some(ev);
                 }
                 continue;
+            }
+            // A burst after a lag leaves a large queue behind: give it back once it drains;
+            // live fetches are a frame or three.
+            if self.queue.capacity() > 4 * IDLE_QUEUE {
+                self.queue.shrink_to(IDLE_QUEUE);
             }
             match self.fetch() {
                 Fetched::Some { lost } => {

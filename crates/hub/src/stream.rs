@@ -88,7 +88,9 @@ impl Ring {
 pub(crate) struct State {
     pub(crate) closed: bool,
     pub(crate) info: Arc<MediaInfo>,
-    pub(crate) gop: Vec<Frame>,
+    /// The GOP cache, shared with the readers that are still sending it (copied on write only
+    /// while one is), so a new reader allocates nothing for it.
+    pub(crate) gop: Arc<Vec<Frame>>,
     gop_bytes: usize,
     /// False after the GOP cache overflowed, until the next keyframe.
     gop_caching: bool,
@@ -139,7 +141,7 @@ impl StreamShared {
             state: Mutex::new(State {
                 closed: false,
                 info: Arc::new(MediaInfo::default()),
-                gop: Vec::new(),
+                gop: Arc::new(Vec::new()),
                 gop_bytes: 0,
                 gop_caching: true,
                 last_wake_ms: None,
@@ -227,7 +229,7 @@ impl Publisher {
         let info = Arc::new(info);
         let mut st = self.shared.lock();
         st.info = info.clone();
-        st.gop.clear();
+        st.gop = Arc::new(Vec::new());
         st.gop_bytes = 0;
         st.gop_caching = true;
         st.last_wake_ms = None;
@@ -251,7 +253,7 @@ impl Publisher {
         let has_video = st.info.video().is_some();
         if has_video {
             if frame.is_video() && frame.keyframe {
-                st.gop.clear();
+                st.gop = Arc::new(Vec::new());
                 st.gop_bytes = 0;
                 st.gop_caching = true;
             }
@@ -259,21 +261,21 @@ impl Publisher {
                 if st.gop.len() >= self.shared.gop_max_frames
                     || st.gop_bytes + frame.data.len() > self.shared.gop_max_bytes
                 {
-                    st.gop.clear();
+                    st.gop = Arc::new(Vec::new());
                     st.gop_bytes = 0;
                     st.gop_caching = false;
                 } else {
                     st.gop_bytes += frame.data.len();
-                    st.gop.push(frame.clone());
+                    Arc::make_mut(&mut st.gop).push(frame.clone());
                 }
             }
         } else {
             if st.gop.len() >= AUDIO_ONLY_CACHE {
-                let old = st.gop.remove(0);
+                let old = Arc::make_mut(&mut st.gop).remove(0);
                 st.gop_bytes -= old.data.len();
             }
             st.gop_bytes += frame.data.len();
-            st.gop.push(frame.clone());
+            Arc::make_mut(&mut st.gop).push(frame.clone());
         }
         // Wake the readers for video, and for audio only when a stream with video has sent
         // none for AUDIO_WAKE_MS of media time: audio usually rides along with the next video
@@ -313,7 +315,7 @@ impl Drop for Publisher {
     fn drop(&mut self) {
         let mut st = self.shared.lock();
         st.closed = true;
-        st.gop.clear();
+        st.gop = Arc::new(Vec::new());
         // Readers get Ended after what the ring still holds for them.
         self.shared.ring_mut().closed = true;
         drop(st);

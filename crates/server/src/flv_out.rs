@@ -44,6 +44,10 @@ pub(crate) fn body(
             if st.done {
                 return None;
             }
+            // The GOP-cache burst at the start queues a hundred chunks or more; keep little.
+            if st.chunks.capacity() > 16 {
+                st.chunks.shrink_to(8);
+            }
             st.next_batch().await;
         }
     })
