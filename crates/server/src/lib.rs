@@ -84,6 +84,13 @@ pub(crate) fn limit_unsent(sock: &tokio::net::TcpStream) {
     let _ = socket2::SockRef::from(sock).set_tcp_notsent_lowat(NOTSENT_LOWAT);
 }
 
+/// Makes the coming close of a stalled viewer's socket abortive (`SO_LINGER` 0: a reset): what
+/// it still holds is dropped at once instead of lingering in the kernel, unsendable, in an
+/// orphaned socket.
+pub(crate) fn reset_on_close(sock: &impl std::os::fd::AsFd) {
+    let _ = socket2::SockRef::from(sock).set_linger(Some(std::time::Duration::ZERO));
+}
+
 /// Connections closed because the peer accepted nothing for the write timeout.
 #[derive(Default)]
 pub(crate) struct StalledCounters {

@@ -486,7 +486,10 @@ async fn flush_queue(
         q.push_shared(session.take_output().into());
     }
     match q.send_to(wr.as_ref(), timeout).await {
-        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(ConnError::WriteTimeout(timeout)),
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            crate::reset_on_close(wr.as_ref());
+            Err(ConnError::WriteTimeout(timeout))
+        }
         r => Ok(r?),
     }
 }

@@ -65,7 +65,7 @@ pub(crate) struct StallGuard<T> {
     peer: SocketAddr,
 }
 
-impl<T> StallGuard<T> {
+impl<T: std::os::fd::AsFd> StallGuard<T> {
     fn new(io: T, stall: Duration, ctx: Arc<Ctx>, peer: SocketAddr) -> Self {
         Self {
             io,
@@ -94,6 +94,7 @@ impl<T> StallGuard<T> {
             return Poll::Pending;
         }
         self.ctx.stalled.http.fetch_add(1, Ordering::Relaxed);
+        crate::reset_on_close(&self.io);
         warn!(peer = %self.peer, timeout = ?self.stall, "HTTP client took nothing; closing the connection");
         Poll::Ready(Err(io::Error::new(
             io::ErrorKind::TimedOut,
@@ -102,7 +103,7 @@ impl<T> StallGuard<T> {
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for StallGuard<T> {
+impl<T: AsyncRead + Unpin + std::os::fd::AsFd> AsyncRead for StallGuard<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -112,7 +113,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for StallGuard<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for StallGuard<T> {
+impl<T: AsyncWrite + Unpin + std::os::fd::AsFd> AsyncWrite for StallGuard<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
