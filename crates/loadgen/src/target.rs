@@ -207,7 +207,17 @@ mod tests {
         assert_eq!((t.host.as_str(), t.port), ("::1", 80));
         assert_eq!(t.host_header(), "[::1]:80");
         assert!(Target::parse("srt://h:1").is_err());
-        assert!(Target::parse("http://h/live/x/index.m3u8").is_err());
+        let t = Target::parse("http://h/live/x/index.m3u8").unwrap();
+        assert_eq!(
+            (t.protocol, t.ll, t.name().as_str()),
+            (Protocol::Hls, false, "hls")
+        );
+        let t = Target::parse("http://h/live/x/ll.m3u8?x=1").unwrap();
+        assert_eq!(
+            (t.protocol, t.ll, t.name().as_str()),
+            (Protocol::Hls, true, "ll-hls")
+        );
+        assert!(Target::parse("http://h/live/x/index.mpd").is_err());
         assert!(Target::parse("http://h:99999/x.flv").is_err());
     }
 
