@@ -28,16 +28,15 @@ fn weir_bin() -> PathBuf {
     bin
 }
 
-#[test]
-fn loadgen_publishes_stamped_and_plays_rtmp_and_http_flv_from_weir() {
-    tk::require("ffmpeg");
+/// A fresh Weir (in a directory named after `tag`) with `weir-loadgen publish` looping the
+/// fixture clip, stamped, into `path`; returns once the stream is live.
+fn weir_with_publisher(tag: &str, path: &str) -> (Weir, Proc) {
     let bin = weir_bin();
     let clip = tk::clip();
-    let _permit = tk::heavy();
-    let dir = std::env::temp_dir().join(format!("weir-loadgen-{}", std::process::id()));
-    let mut w = Weir::start(bin.to_str().expect("utf-8 path"), &dir, "");
-    let publish_url = w.rtmp("live/load");
-    let mut publisher = Proc::spawn(
+    let dir = std::env::temp_dir().join(format!("weir-loadgen-{tag}-{}", std::process::id()));
+    let w = Weir::start(bin.to_str().expect("utf-8 path"), &dir, "");
+    let publish_url = w.rtmp(path);
+    let publisher = Proc::spawn(
         "weir-loadgen publish",
         Command::new(LOADGEN)
             .args(["publish", "--url", &publish_url, "--input"])
@@ -47,7 +46,15 @@ fn loadgen_publishes_stamped_and_plays_rtmp_and_http_flv_from_weir() {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null()),
     );
-    w.wait_live("live/load");
+    w.wait_live(path);
+    (w, publisher)
+}
+
+#[test]
+fn loadgen_publishes_stamped_and_plays_rtmp_and_http_flv_from_weir() {
+    tk::require("ffmpeg");
+    let _permit = tk::heavy();
+    let (mut w, mut publisher) = weir_with_publisher("flv", "live/load");
     let pid = w.proc.child.id().to_string();
     let rtmp = w.rtmp("live/load");
     let flv = w.http("live/load.flv");
@@ -138,23 +145,8 @@ fn loadgen_publishes_stamped_and_plays_rtmp_and_http_flv_from_weir() {
 #[test]
 fn loadgen_polls_hls_and_ll_hls_from_weir() {
     tk::require("ffmpeg");
-    let bin = weir_bin();
-    let clip = tk::clip();
     let _permit = tk::heavy();
-    let dir = std::env::temp_dir().join(format!("weir-loadgen-hls-{}", std::process::id()));
-    let mut w = Weir::start(bin.to_str().expect("utf-8 path"), &dir, "");
-    let publish_url = w.rtmp("live/poll");
-    let mut publisher = Proc::spawn(
-        "weir-loadgen publish",
-        Command::new(LOADGEN)
-            .args(["publish", "--url", &publish_url, "--input"])
-            .arg(&clip)
-            .args(["--loop", "--duration", "40"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null()),
-    );
-    w.wait_live("live/poll");
+    let (mut w, mut publisher) = weir_with_publisher("hls", "live/poll");
     w.wait_http_ok("/live/poll/ll.m3u8", Duration::from_secs(15));
     let pid = w.proc.child.id().to_string();
     let ts = w.http("live/poll/ts.m3u8");
